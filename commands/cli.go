@@ -1,0 +1,60 @@
+// Package commands wires nxmit's command line to the packages that do the work: batch
+// (queue files), nntp (the protocol), spoolfmt (INN's formats) and xmit (the send pass).
+// A file per subcommand holds its flags, help text and wiring, and nothing else.
+package commands
+
+import (
+	"fmt"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the whole command line: global flags and one field per subcommand.
+type CLI struct {
+	Globals
+
+	Send       SendCmd       `cmd:"" help:"Transmit a site's queued backlogs to its peer."`
+	Rotate     RotateCmd     `cmd:"" help:"Turn a site's live feed file into a backlog (link, ctlinnd flush, install)."`
+	Requeue    RequeueCmd    `cmd:"" help:"Collect a site's deferral files whose retry delay has passed into a new backlog."`
+	Merge      MergeCmd      `cmd:"" help:"Merge feed files, innxmit batches and backlogs into one new backlog of a site."`
+	Filter     FilterCmd     `cmd:"" help:"Filter batch lines from stdin or files to stdout (dedupe, exists, groups, size, age)."`
+	Status     StatusCmd     `cmd:"" help:"Show the queue of each site: feed file, backlogs, deferrals, locks."`
+	Run        RunCmd        `cmd:"" help:"For the crontab: rotate, requeue and send every configured site."`
+	Innxmit    InnxmitCmd    `cmd:"" help:"Behave as INN's innxmit (also when invoked under that name)." passthrough:""`
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
+}
+
+// Globals are the flags every subcommand accepts.
+type Globals struct {
+	Config   string `help:"nxmit's site configuration file (default: PATHETC/nxmit.conf)." env:"NXMIT_CONFIG" type:"path" placeholder:"FILE"`
+	InnConf  string `name:"innconf" help:"INN's inn.conf (default: $INNCONF, then /etc/news/inn.conf)." env:"INNCONF" type:"path" placeholder:"FILE"`
+	Outgoing string `help:"Outgoing directory holding the sites' queue files (default: inn.conf's pathoutgoing)." type:"path" placeholder:"DIR"`
+	Verbose  bool   `short:"v" help:"Also print statistics and progress notes on stderr."`
+	LogFile  string `help:"Append statistics to this file instead of syslog." type:"path" placeholder:"FILE"`
+	LogIdent string `help:"Syslog ident for statistics; innreport counts 'innxmit'." default:"innxmit"`
+}
+
+// KongOptions returns the parser options nxmit uses everywhere, tests included.
+func KongOptions() []kong.Option {
+	return []kong.Option{
+		kong.Name("nxmit"),
+		kong.Description("Transmit INN's outgoing news feeds over NNTP, one bounded pass per run, losing nothing."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	}
+}
+
+// ExitStatus is an error that carries an exit status and has already been reported
+// (or needs no words, such as innxmit's own statuses).
+type ExitStatus int
+
+func (e ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// UsageError is a command line that parsed but does not make sense; it exits with status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,73 @@
+package commands
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"nxmit/spoolfmt"
+	"nxmit/xmit"
+)
+
+// SendCmd transmits a site's backlogs.
+type SendCmd struct {
+	Site string `arg:"" help:"Site whose S.B.* backlogs are sent."`
+	PeerFlags
+}
+
+// Help is shown under the subcommand's usage.
+func (c *SendCmd) Help() string {
+	return `Sends the site's backlog files (S.B.*, oldest first) to its peer over several
+connections, streaming with pipelined CHECK/TAKETHIS (IHAVE when the peer refuses
+MODE STREAM). Each answer is final for its line, which is blanked in place; deferred
+articles go to S.defer, closed as S.D.<hex> at the end of the pass. A backlog whose lines
+are all done is removed. SIGINT or SIGTERM stop offering, wait briefly for answers and
+leave the rest queued.
+
+Exit status: 0 done (or nothing to send), 1 error, 75 locked or peer unreachable.`
+}
+
+// Run runs the pass.
+func (c *SendCmd) Run(g *Globals) error {
+	q, err := g.Queue(c.Site)
+	if err != nil {
+		return err
+	}
+	conf, err := g.InnConf()
+	if err != nil {
+		return err
+	}
+	store, err := spoolfmt.OpenStore(conf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	peer, err := resolvePeer(g, c.Site, c.PeerFlags)
+	if err != nil {
+		return err
+	}
+	opt := peer.sendOptions()
+	opt.Queue = q
+	opt.Store = store
+	opt.Warn = warner("send " + c.Site)
+	progress := newProgress(g, "send "+c.Site, q)
+	opt.Progress = progress.add
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, err := xmit.Send(ctx, opt)
+	progress.finish()
+	if st.Connections > 0 {
+		g.logStats(peer.Host, st)
+	}
+	return err
+}
+
+// warner returns a Warn function printing one line per problem on stderr.
+func warner(what string) func(string) {
+	return func(msg string) {
+		os.Stderr.WriteString("nxmit: " + what + ": " + msg + "\n")
+	}
+}

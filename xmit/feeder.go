@@ -1,0 +1,326 @@
+package xmit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"nxmit/batch"
+	"nxmit/nntp"
+	"nxmit/spoolfmt"
+)
+
+// feeder hands a site's backlog lines to the connections and applies their answers to the
+// files. One feeder serves every connection of a pass; its lock guards the files, which is
+// cheap next to the network round trips and keeps the order of file operations simple:
+// a deferral is written before its line is blanked, and S.defer is synced before a
+// finished backlog is removed.
+type feeder struct {
+	opt   *Options
+	store *spoolfmt.Store
+	warn  func(format string, args ...any)
+
+	mu       sync.Mutex
+	files    []batch.File // not opened yet, oldest first
+	cur      *backlog     // being read
+	open     []*backlog   // opened and not yet removed, cur included
+	retry    []int64      // refs whose connection failed before their answer: offered first
+	pending  map[int64]*pending
+	nextRef  int64
+	taken    int64 // lines handed out, retries not counted again (for MaxArticles)
+	defers   DeferSink
+	stats    Stats
+	fatal    error // a file operation failed: offer nothing more
+	drained  bool  // every file read to its end
+	progress func(done int64)
+}
+
+type backlog struct {
+	file batch.File
+	b    *batch.Backlog
+	eof  bool // every line has been read; Finished then says whether all are done
+}
+
+type pending struct {
+	bl  *backlog
+	rec batch.Record
+}
+
+func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
+	return &feeder{
+		opt:      opt,
+		store:    opt.Store,
+		warn:     opt.warnf,
+		files:    files,
+		pending:  make(map[int64]*pending),
+		defers:   defers,
+		progress: opt.Progress,
+	}
+}
+
+// NextOffers implements nntp.Feeder.
+func (f *feeder) NextOffers(dst []nntp.Offer, max int) []nntp.Offer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fatal != nil {
+		return dst
+	}
+	for len(f.retry) > 0 && len(dst) < max {
+		ref := f.retry[0]
+		f.retry = f.retry[1:]
+		dst = append(dst, nntp.Offer{MessageID: f.pending[ref].rec.Line.MessageID, Ref: ref})
+	}
+	for len(dst) < max {
+		if f.opt.MaxArticles > 0 && f.taken >= f.opt.MaxArticles {
+			break
+		}
+		p, ok := f.nextLine()
+		if !ok {
+			break
+		}
+		f.taken++
+		ref := f.nextRef
+		f.nextRef++
+		f.pending[ref] = p
+		dst = append(dst, nntp.Offer{MessageID: p.rec.Line.MessageID, Ref: ref})
+	}
+	return dst
+}
+
+// nextLine returns the next line to offer, finishing on the spot the lines that need no
+// peer: malformed ones, and token-only lines whose article is gone.
+func (f *feeder) nextLine() (*pending, bool) {
+	for f.fatal == nil {
+		if f.cur == nil && !f.openNext() {
+			return nil, false
+		}
+		rec, err := f.cur.b.Next()
+		if err != nil {
+			// io.EOF or a read error: either way this file gives no more lines now.
+			if !isEOF(err) {
+				f.warn("%s: %v (the rest of the file stays queued)", f.cur.file.Path, err)
+			}
+			f.cur.eof = true
+			f.maybeRemove(f.cur)
+			f.cur = nil
+			continue
+		}
+		p := &pending{bl: f.cur, rec: rec}
+		if rec.Err != nil {
+			f.warn("%v", rec.Err)
+			f.stats.Malformed++
+			f.finish(p)
+			continue
+		}
+		if p.rec.Line.MessageID == "" && !f.fillMessageID(p) {
+			continue
+		}
+		return p, true
+	}
+	return nil, false
+}
+
+// fillMessageID reads the Message-ID of a line that gives only the token or path.
+// It reports false when the line was finished instead (missing or unreadable article).
+func (f *feeder) fillMessageID(p *pending) bool {
+	art, err := f.read(p.rec.Line, nil)
+	switch {
+	case errors.Is(err, spoolfmt.ErrMissing):
+		f.stats.Missing++
+		f.finish(p)
+		return false
+	case err != nil:
+		f.warn("requeue %s: %v", p.rec.Line.Article, err)
+		f.deferLine(p, &f.stats.Requeued)
+		return false
+	}
+	mid := spoolfmt.MessageID(art)
+	if mid == "" {
+		f.warn("%s:%d: %s has no Message-ID header; dropped", p.bl.file.Path, p.rec.LineNo, p.rec.Line.Article)
+		f.stats.Malformed++
+		f.finish(p)
+		return false
+	}
+	p.rec.Line.MessageID = mid
+	return true
+}
+
+func (f *feeder) openNext() bool {
+	for len(f.files) > 0 {
+		file := f.files[0]
+		f.files = f.files[1:]
+		b, err := batch.OpenBacklog(file.Path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed by an administrator or a concurrent merge; nothing to do
+			}
+			f.warn("%v (skipped for this pass)", err)
+			continue
+		}
+		f.cur = &backlog{file: file, b: b}
+		f.open = append(f.open, f.cur)
+		return true
+	}
+	f.drained = true
+	return false
+}
+
+// Article implements nntp.Feeder. It runs on the connections' writer goroutines, without
+// the feeder's lock, so connections read the spool in parallel.
+func (f *feeder) Article(o *nntp.Offer, buf []byte) ([]byte, error) {
+	f.mu.Lock()
+	p := f.pending[o.Ref]
+	f.mu.Unlock()
+	if p == nil {
+		return nil, fmt.Errorf("internal error: no pending line for offer %d", o.Ref)
+	}
+	art, err := f.read(p.rec.Line, buf)
+	if err != nil {
+		if errors.Is(err, spoolfmt.ErrMissing) {
+			return nil, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
+		}
+		return nil, err
+	}
+	if err := spoolfmt.CheckMessageID(art, p.rec.Line.MessageID); err != nil {
+		f.warn("%s:%d: %v", p.bl.file.Path, p.rec.LineNo, err)
+		return nil, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
+	}
+	return art, nil
+}
+
+func (f *feeder) read(l batch.Line, buf []byte) ([]byte, error) {
+	if l.IsToken {
+		return f.store.Retrieve(l.Token, buf)
+	}
+	return f.store.RetrieveFile(l.Article, buf)
+}
+
+// Done implements nntp.Feeder: each answer is final for its line.
+func (f *feeder) Done(results []nntp.Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var finished int64
+	for i := range results {
+		r := &results[i]
+		p := f.pending[r.Offer.Ref]
+		if p == nil {
+			continue
+		}
+		s := &f.stats
+		switch r.Outcome {
+		case nntp.Accepted:
+			s.Accepted++
+			s.AcceptedBytes += int64(r.Size)
+		case nntp.Refused:
+			s.Refused++
+		case nntp.Rejected:
+			s.Rejected++
+			s.RejectedBytes += int64(r.Size)
+			if f.opt.LogRejected != nil {
+				f.opt.LogRejected(p.rec.Line, r.Reply)
+			}
+		case nntp.Missing:
+			s.Missing++
+		case nntp.Deferred:
+			f.deferLine(p, &s.Deferred)
+			delete(f.pending, r.Offer.Ref)
+			finished++
+			continue
+		case nntp.Failed:
+			f.warn("requeue %s: %v", p.rec.Line.Article, r.Err)
+			f.deferLine(p, &s.Requeued)
+			delete(f.pending, r.Offer.Ref)
+			finished++
+			continue
+		default: // Unsent: the connection broke first; offer it again on a live one.
+			f.retry = append(f.retry, r.Offer.Ref)
+			continue
+		}
+		delete(f.pending, r.Offer.Ref)
+		f.finish(p)
+		finished++
+	}
+	if finished > 0 && f.progress != nil {
+		f.progress(finished)
+	}
+}
+
+// deferLine keeps the line for a later pass: appended to S.defer, then blanked. If the
+// append fails (disk full) the line is left as it is in its backlog and the pass stops
+// offering, so nothing is lost.
+func (f *feeder) deferLine(p *pending, counter *int64) {
+	if err := f.defers.Append(p.rec.Line); err != nil {
+		if f.fatal == nil {
+			f.fatal = fmt.Errorf("%s: %w", f.opt.Queue.DeferPath(), err)
+			f.warn("%v: stopping; unfinished lines stay queued", f.fatal)
+		}
+		f.release(p)
+		f.stats.Unsent++
+		return
+	}
+	*counter++
+	f.finish(p)
+}
+
+// finish marks a line done in its backlog (blanked in place) and removes the backlog once
+// every line is done.
+func (f *feeder) finish(p *pending) {
+	if err := p.bl.b.Done(p.rec); err != nil && f.fatal == nil {
+		f.fatal = fmt.Errorf("%s:%d: mark done: %w", p.bl.file.Path, p.rec.LineNo, err)
+		f.warn("%v: stopping", f.fatal)
+	}
+	f.release(p)
+}
+
+func (f *feeder) release(p *pending) {
+	f.maybeRemove(p.bl)
+}
+
+// maybeRemove deletes a backlog whose every line is done. S.defer is synced first: the
+// deferred lines must be on disk before the only other copy goes away.
+func (f *feeder) maybeRemove(bl *backlog) {
+	if !bl.eof || !bl.b.Finished() || f.fatal != nil {
+		return
+	}
+	for i, o := range f.open {
+		if o == bl {
+			f.open = append(f.open[:i], f.open[i+1:]...)
+			break
+		}
+	}
+	if err := f.defers.Sync(); err != nil {
+		f.fatal = fmt.Errorf("%s: sync: %w", f.opt.Queue.DeferPath(), err)
+		f.warn("%v: stopping", f.fatal)
+		bl.b.Close()
+		return
+	}
+	if err := bl.b.Remove(); err != nil {
+		f.warn("remove finished backlog %s: %v", bl.file.Path, err)
+	}
+}
+
+// close ends the pass on the files: unfinished backlogs keep their remaining lines.
+func (f *feeder) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var errs []error
+	f.stats.Unsent += int64(len(f.pending))
+	for _, bl := range f.open {
+		if err := bl.b.Sync(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := bl.b.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	f.open = nil
+	return errors.Join(errs...)
+}
+
+// workLeft reports whether lines remain that a live connection could still send.
+func (f *feeder) workLeft() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fatal == nil && (len(f.retry) > 0 || !f.drained)
+}

@@ -1,0 +1,336 @@
+// Package xmit is nxmit's send pass: it feeds the lines of a site's backlogs to a peer
+// over several NNTP connections and records every answer in the queue files, so that a
+// crash at any moment leaves each article either delivered or still queued.
+package xmit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+
+	"nxmit/batch"
+	"nxmit/nntp"
+	"nxmit/spoolfmt"
+)
+
+// Options configure one send pass.
+type Options struct {
+	Queue batch.Queue     // the site's queue files
+	Store *spoolfmt.Store // where tokens and article paths are read
+	Addr  string          // the peer, host:port
+
+	Dial     nntp.Config
+	User     string // AUTHINFO USER; empty: no authentication
+	Password string
+
+	Connections int               // parallel connections (default 4)
+	Stream      nntp.StreamConfig // window, CHECK mode, grace after a stop
+	NoStream    bool              // never try MODE STREAM: IHAVE only
+
+	MaxTime     time.Duration // stop offering after this long (0: no limit)
+	MaxArticles int64         // stop after taking this many lines (0: no limit)
+
+	// Reconnects bounds the reconnections of each connection after a failure
+	// (default 3); the delay before each starts at Backoff (default 1 s) and doubles.
+	Reconnects int
+	Backoff    time.Duration
+
+	// Warn receives problems worth an administrator's attention (malformed lines with
+	// file:line, read errors, connection failures). It may be called concurrently.
+	Warn func(msg string)
+	// Progress, when set, is told how many lines reached a final answer, in batches.
+	Progress func(done int64)
+	// LogRejected, when set, is told of every rejected article (innxmit -l).
+	LogRejected func(l batch.Line, r nntp.Reply)
+	// Command names the holder in the send lock ("nxmit send SITE").
+	Command string
+
+	// Files, when set, are sent instead of the queue's backlogs, and Defers, when set,
+	// receives the deferrals instead of S.defer; with both set and NoLock, Send touches no
+	// other file of the queue (innxmit compatibility works on one given batch file).
+	Files  []batch.File
+	Defers DeferSink
+	NoLock bool
+}
+
+// DeferSink receives the lines of articles to retry later. Append must put the line where
+// it survives the process (at least into the kernel) before it returns: the line is
+// blanked in its backlog right after.
+type DeferSink interface {
+	Append(l batch.Line) error
+	Sync() error
+}
+
+func (o *Options) warnf(format string, args ...any) {
+	if o.Warn != nil {
+		o.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// UnreachableError means no connection to the peer could be made; the queue is untouched.
+type UnreachableError struct {
+	Addr string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s: connect failed: %v", e.Addr, e.Err)
+}
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Temporary reports true unless the peer refused us for good (502).
+func (e *UnreachableError) Temporary() bool {
+	var ne *nntp.Error
+	if errors.As(e.Err, &ne) {
+		return ne.Reply.Code != 502
+	}
+	return true
+}
+
+// IncompleteError means the pass ended with lines still queued because connections failed
+// and could not be re-established; the next run goes on from there.
+type IncompleteError struct {
+	Addr   string
+	Queued int64
+	Err    error
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("%s: %d articles left queued: %v", e.Addr, e.Queued, e.Err)
+}
+func (e *IncompleteError) Unwrap() error   { return e.Err }
+func (e *IncompleteError) Temporary() bool { return true }
+
+// Send runs one pass over the site's backlogs. It holds the site's send lock throughout;
+// when another process holds it, it returns the *batch.LockedError at once. Statistics are
+// returned also when err is not nil.
+func Send(ctx context.Context, opt Options) (Stats, error) {
+	if opt.Connections <= 0 {
+		opt.Connections = 4
+	}
+	if opt.Reconnects == 0 {
+		opt.Reconnects = 3
+	}
+	if opt.Backoff <= 0 {
+		opt.Backoff = time.Second
+	}
+	if opt.Command == "" {
+		opt.Command = "nxmit send " + opt.Queue.Site
+	}
+	if !opt.NoLock {
+		lock, err := opt.Queue.Lock(batch.SendLock, opt.Command)
+		if err != nil {
+			return Stats{}, err
+		}
+		defer lock.Unlock()
+	}
+
+	files := opt.Files
+	if files == nil {
+		var err error
+		if files, err = opt.Queue.Backlogs(); err != nil {
+			return Stats{}, err
+		}
+	}
+	defers := opt.Defers
+	closeDefers := func() error { return nil }
+	if defers == nil {
+		// Opening the deferral log also closes a stale S.defer left by a crashed pass, so
+		// it happens even when there is nothing to send.
+		dl, err := opt.Queue.OpenDeferLog()
+		if err != nil {
+			return Stats{}, err
+		}
+		defers, closeDefers = dl, dl.Close
+	}
+	if len(files) == 0 {
+		return Stats{}, closeDefers()
+	}
+
+	var ru0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	if opt.MaxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opt.MaxTime)
+		defer cancel()
+	}
+
+	f := newFeeder(&opt, files, defers)
+	s := &sender{opt: &opt, feeder: f}
+	err := s.run(ctx)
+
+	if cerr := f.close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if derr := closeDefers(); derr != nil && err == nil {
+		err = derr
+	}
+	st := f.stats
+	st.Offered = s.offered
+	st.Connections = s.connections
+	st.NoCheck = s.nocheck
+	st.Elapsed = time.Since(start)
+	var ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	st.User = time.Duration(ru1.Utime.Nano() - ru0.Utime.Nano())
+	st.System = time.Duration(ru1.Stime.Nano() - ru0.Stime.Nano())
+	if err == nil && f.fatal != nil {
+		err = f.fatal
+	}
+	return st, err
+}
+
+// sender runs the connections of one pass.
+type sender struct {
+	opt    *Options
+	feeder *feeder
+
+	mu          sync.Mutex
+	offered     int64
+	connections int
+	nocheck     int
+	lastErr     error
+}
+
+func (s *sender) run(ctx context.Context) error {
+	// Dial every connection at once; if none gets through the peer is unreachable and
+	// nothing has been touched.
+	clients := make([]*nntp.Client, s.opt.Connections)
+	errs := make([]error, s.opt.Connections)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clients[i], errs[i] = s.dial(ctx)
+		}()
+	}
+	wg.Wait()
+	up := 0
+	for _, c := range clients {
+		if c != nil {
+			up++
+		}
+	}
+	if up == 0 {
+		return &UnreachableError{Addr: s.opt.Addr, Err: errs[0]}
+	}
+	for i, c := range clients {
+		if c == nil {
+			s.opt.warnf("%s: connection %d: %v (going on with %d)", s.opt.Addr, i+1, errs[i], up)
+		}
+	}
+	for i, c := range clients {
+		if c == nil {
+			continue // a failed first dial is not retried: the others carry the load
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.connection(ctx, i+1, c)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() == nil && s.feeder.workLeft() {
+		s.mu.Lock()
+		err := s.lastErr
+		s.mu.Unlock()
+		f := s.feeder
+		f.mu.Lock()
+		queued := int64(len(f.pending))
+		f.mu.Unlock()
+		return &IncompleteError{Addr: s.opt.Addr, Queued: queued, Err: err}
+	}
+	return nil
+}
+
+func (s *sender) dial(ctx context.Context) (*nntp.Client, error) {
+	c, err := nntp.Dial(ctx, s.opt.Addr, s.opt.Dial)
+	if err != nil {
+		return nil, err
+	}
+	if s.opt.User != "" {
+		if err := c.Authenticate(s.opt.User, s.opt.Password); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("authenticate as %s: %w", s.opt.User, err)
+		}
+	}
+	s.mu.Lock()
+	s.connections++
+	s.mu.Unlock()
+	return c, nil
+}
+
+// connection feeds on one connection until the work is done, the pass is stopped, or the
+// connection failed more often than Reconnects allows.
+func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
+	failures := 0
+	delay := s.opt.Backoff
+	for {
+		err := s.feed(ctx, c)
+		if err == nil || ctx.Err() != nil || !s.feeder.workLeft() {
+			if err != nil && ctx.Err() == nil {
+				s.opt.warnf("%s: connection %d: %v", s.opt.Addr, id, err)
+			}
+			return
+		}
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
+		s.opt.warnf("%s: connection %d: %v", s.opt.Addr, id, err)
+		for c = nil; c == nil; {
+			failures++
+			if failures > s.opt.Reconnects {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay *= 2
+			var derr error
+			if c, derr = s.dial(ctx); derr != nil {
+				s.mu.Lock()
+				s.lastErr = derr
+				s.mu.Unlock()
+				s.opt.warnf("%s: connection %d: reconnect: %v", s.opt.Addr, id, derr)
+			}
+		}
+	}
+}
+
+// feed runs the feeding engine on c and closes it.
+func (s *sender) feed(ctx context.Context, c *nntp.Client) error {
+	defer c.Close()
+	streaming := false
+	if !s.opt.NoStream {
+		ok, err := c.ModeStream()
+		if err != nil {
+			return err
+		}
+		streaming = ok
+	}
+	var st nntp.FeedStats
+	var err error
+	if streaming {
+		st, err = c.Stream(ctx, s.feeder, s.opt.Stream)
+	} else {
+		st, err = c.IHave(ctx, s.feeder)
+	}
+	s.mu.Lock()
+	s.offered += st.Offered
+	s.nocheck += st.NoCheckEntered
+	s.mu.Unlock()
+	if err == nil {
+		c.Quit()
+	}
+	return err
+}
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }

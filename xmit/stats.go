@@ -1,0 +1,62 @@
+package xmit
+
+import (
+	"fmt"
+	"time"
+)
+
+// Stats counts what one send pass did. Every line taken from a backlog ends in exactly one
+// of Accepted, Refused, Rejected, Missing, Deferred, Requeued or Malformed, or it is still
+// queued (Unsent) when the pass stops early.
+type Stats struct {
+	Offered  int64 // CHECK, TAKETHIS without CHECK, and IHAVE commands, counted as innxmit does
+	Accepted int64 // 239 / 235
+	Refused  int64 // 438 / 435: the peer has it
+	Rejected int64 // 439 / 437
+	Missing  int64 // no longer in the spool (expired, cancelled, overwritten, wrong id)
+	Deferred int64 // 431 / 436: written to S.defer for a later retry
+	Requeued int64 // the article could not be read now (I/O error): also written to S.defer
+	// Malformed lines were reported with file:line and dropped.
+	Malformed int64
+	// Unsent lines were taken but not finished when the pass stopped; they stay queued.
+	Unsent int64
+
+	AcceptedBytes int64 // accsize: wire bytes of accepted articles
+	RejectedBytes int64 // rejsize
+
+	Connections int // connections that were established, reconnects included
+	NoCheck     int // times a connection entered no-CHECK mode
+
+	User, System, Elapsed time.Duration
+}
+
+// Done returns how many lines reached a final answer (everything but Unsent and Malformed).
+func (s Stats) Done() int64 {
+	return s.Accepted + s.Refused + s.Rejected + s.Missing + s.Deferred + s.Requeued
+}
+
+// Rate returns the articles per second that reached a final answer.
+func (s Stats) Rate() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Done()) / s.Elapsed.Seconds()
+}
+
+// StatsLine is innxmit's statistics line, field for field, so innreport counts nxmit.
+func (s Stats) StatsLine(host string) string {
+	return fmt.Sprintf("%s stats offered %d accepted %d refused %d rejected %d missing %d accsize %d rejsize %d",
+		host, s.Offered, s.Accepted, s.Refused, s.Rejected, s.Missing, s.AcceptedBytes, s.RejectedBytes)
+}
+
+// TimesLine is innxmit's resource line.
+func (s Stats) TimesLine(host string) string {
+	return fmt.Sprintf("%s times user %.3f system %.3f elapsed %.3f",
+		host, s.User.Seconds(), s.System.Seconds(), s.Elapsed.Seconds())
+}
+
+// DetailLine is nxmit's own line with what innxmit's format has no room for.
+func (s Stats) DetailLine(host string) string {
+	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f",
+		host, s.Deferred, s.Requeued, s.Malformed, s.Unsent, s.Connections, s.NoCheck, s.Rate())
+}
