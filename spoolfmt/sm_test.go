@@ -1,0 +1,78 @@
+package spoolfmt
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+)
+
+// TestSMSpools stores generated articles with INN's sm into each method and
+// checks that every article reads back exactly as `sm -R` prints it.
+func TestSMSpools(t *testing.T) {
+	cases := []smOptions{
+		{Method: "timehash"},
+		{Method: "tradspool"},
+		{Method: "tradspool", Native: true},
+		{Method: "cnfs"},
+		{Method: "timecaf"},
+	}
+	for _, opt := range cases {
+		name := opt.Method
+		if opt.Native {
+			name += "-native"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sp := newSMSpool(t, opt)
+			arts := genArticles(300, 1, true, 0)
+			toks := sp.store(t, wires(arts))
+			s := openTestStore(t, sp.InnConf)
+			if opt.Native {
+				p, err := s.Path(toks[3])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if raw, err := os.ReadFile(p); err != nil || bytes.Contains(raw, []byte("\r\n")) {
+					t.Fatalf("%s is not in native format (err %v)", p, err)
+				}
+			}
+			compareWithSM(t, s, sp.cmd("-R"), toks)
+			for i, tok := range toks {
+				a, err := s.Retrieve(tok, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if opt.Method != "tradspool" && !bytes.Equal(a, arts[i].Wire) {
+					t.Fatalf("%s: stored bytes differ from the injected article", tok)
+				}
+				if err := CheckMessageID(a, arts[i].MessageID); err != nil {
+					t.Fatalf("%s: %v", tok, err)
+				}
+				ok, err := s.Exists(tok)
+				if !ok || err != nil {
+					t.Fatalf("Exists(%s) = %v, %v", tok, ok, err)
+				}
+				if _, ok := s.Arrival(tok); !ok {
+					t.Fatalf("Arrival(%s) unknown", tok)
+				}
+			}
+			// Cancel a few articles with sm -d: they become missing.
+			for _, i := range []int{1, 5, 17} {
+				if out, err := sp.cmd("-d", toks[i].String()).CombinedOutput(); err != nil {
+					t.Fatalf("sm -d: %v: %s", err, out)
+				}
+				_, err := s.Retrieve(toks[i], nil)
+				if !errors.Is(err, ErrMissing) {
+					t.Fatalf("cancelled %s: err = %v, want missing", toks[i], err)
+				}
+				if ok, err := s.Exists(toks[i]); ok || err != nil {
+					t.Fatalf("Exists(cancelled %s) = %v, %v", toks[i], ok, err)
+				}
+			}
+			if _, err := s.Retrieve(toks[2], nil); err != nil {
+				t.Fatalf("neighbour of a cancelled article: %v", err)
+			}
+		})
+	}
+}

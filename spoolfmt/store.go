@@ -1,0 +1,323 @@
+package spoolfmt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Store reads articles from an INN spool. It is safe for concurrent use by
+// several goroutines: files that stay open (CNFS buffers, recently used CAF
+// files) are read with pread, and no lock is held while reading.
+type Store struct {
+	conf     *InnConf
+	articles string // patharticles, absolute
+	spool    string // pathspool, absolute
+	etc      string // pathetc, absolute
+
+	// maxSize bounds the size of one article; a larger file is refused
+	// rather than read into memory.
+	maxSize int64
+
+	trad tradspoolMaps
+	cnfs cnfsBuffers
+	caf  *cafCache
+}
+
+// chunk is the unit of reading when an article is converted while read.
+const chunk = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, chunk); return &b }}
+
+// OpenStore prepares to read the spool that conf describes. Relative paths
+// in conf are taken against the current directory now, as INN would. The
+// method-specific files (cycbuff.conf and the buffers, tradspool.map) are
+// opened when a token first needs them, so a site using one method needs
+// nothing of the others.
+func OpenStore(conf *InnConf) (*Store, error) {
+	if conf == nil {
+		return nil, errors.New("spoolfmt: OpenStore: nil InnConf")
+	}
+	s := &Store{
+		conf:     conf,
+		articles: abs(conf.PathArticles),
+		spool:    abs(conf.PathSpool),
+		etc:      abs(conf.PathEtc),
+		maxSize:  1 << 30,
+	}
+	if conf.MaxArtSize > 0 {
+		s.maxSize = max(4*conf.MaxArtSize, 64<<20)
+	}
+	s.trad.path = filepath.Join(s.spool, "tradspool.map")
+	s.cnfs.confPath = filepath.Join(s.etc, "cycbuff.conf")
+	s.cnfs.store = s
+	s.caf = newCAFCache(64)
+	return s, nil
+}
+
+// Close closes the files the Store keeps open. Reads after Close fail.
+func (s *Store) Close() error {
+	err := s.cnfs.close()
+	if e := s.caf.close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// Retrieve returns the article tok names in wire format (CRLF line ends,
+// dot-stuffed, ending in ".\r\n"), byte for byte what `sm -R` prints. It
+// uses buf's storage when it is large enough (buf may be nil); the result
+// is valid until buf is reused. An article that is gone returns an error
+// wrapping ErrMissing; other failures are *ReadError.
+func (s *Store) Retrieve(tok Token, buf []byte) ([]byte, error) {
+	switch tok.Method() {
+	case TimeHash:
+		return s.readFile(tok.String(), s.timehashPath(tok), buf, false)
+	case TradSpool:
+		p, err := s.tradspoolPath(tok)
+		if err != nil {
+			return nil, err
+		}
+		return s.readFile(tok.String(), p, buf, true)
+	case CNFS:
+		return s.cnfs.retrieve(tok, buf)
+	case TimeCAF:
+		return s.cafRetrieve(tok, buf)
+	}
+	return nil, noMethod(tok)
+}
+
+func noMethod(tok Token) error {
+	if tok.Method() == Trash {
+		return missing(tok.String(), "trash token")
+	}
+	return missing(tok.String(), "unknown storage method "+tok.Method().String())
+}
+
+// RetrieveFile reads an article file, as innxmit does for batch lines that
+// are not tokens. A relative path is taken against patharticles. A file in
+// native format (first line not ending in CRLF) is converted to wire
+// format while it is read. A file that does not exist is missing.
+func (s *Store) RetrieveFile(path string, buf []byte) ([]byte, error) {
+	p := path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.articles, p)
+	}
+	return s.readFile(path, p, buf, true)
+}
+
+// Exists reports whether the article is in the spool, more cheaply than
+// Retrieve: a stat for timehash and tradspool, the cycle and bitmap checks
+// for CNFS, the table of contents for timecaf. A missing article gives
+// false and a nil error; the error is for failures to find out.
+func (s *Store) Exists(tok Token) (bool, error) {
+	var err error
+	switch tok.Method() {
+	case TimeHash, TradSpool:
+		_, err = s.fileInfo(tok)
+	case CNFS:
+		_, err = s.cnfs.locate(tok)
+	case TimeCAF:
+		var loc cafLoc
+		if loc, err = s.cafLocate(tok); err == nil {
+			s.caf.release(loc.cf)
+		}
+	default:
+		err = noMethod(tok)
+	}
+	if errors.Is(err, ErrMissing) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Arrival returns when the article arrived in the spool: from the token for
+// timehash and timecaf (timecaf rounds down to 256 s), from the article's
+// header for CNFS, from the file's mtime for tradspool. ok is false when
+// it cannot be known (missing article, unreadable spool).
+func (s *Store) Arrival(tok Token) (t time.Time, ok bool) {
+	switch tok.Method() {
+	case TimeHash, TimeCAF:
+		return tok.Arrival()
+	case TradSpool:
+		fi, err := s.fileInfo(tok)
+		if err != nil {
+			return time.Time{}, false
+		}
+		return fi.ModTime(), true
+	case CNFS:
+		loc, err := s.cnfs.locate(tok)
+		if err != nil {
+			return time.Time{}, false
+		}
+		return time.Unix(int64(loc.arrival), 0), true
+	}
+	return time.Time{}, false
+}
+
+func (s *Store) fileInfo(tok Token) (fs.FileInfo, error) {
+	var p string
+	if tok.Method() == TimeHash {
+		p = s.timehashPath(tok)
+	} else {
+		var err error
+		if p, err = s.tradspoolPath(tok); err != nil {
+			return nil, err
+		}
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		if isNotExist(err) {
+			return nil, missing(tok.String(), "no file "+p)
+		}
+		return nil, &ReadError{Article: tok.String(), Path: p, Op: "stat", Err: unwrapPathError(err)}
+	}
+	return fi, nil
+}
+
+// Path returns the file that holds the article: the article file for
+// timehash and tradspool, the CAF file for timecaf, the buffer for CNFS
+// (like the file= of `sm -c`).
+func (s *Store) Path(tok Token) (string, error) {
+	switch tok.Method() {
+	case TimeHash:
+		return s.timehashPath(tok), nil
+	case TradSpool:
+		return s.tradspoolPath(tok)
+	case TimeCAF:
+		return s.cafPath(tok), nil
+	case CNFS:
+		name, _, _ := tok.cnfs()
+		set, err := s.cnfs.load(tok)
+		if err != nil {
+			return "", err
+		}
+		if b := set.bufs[name]; b != nil {
+			return b.path, nil
+		}
+		return "", missing(tok.String(), "unknown cycbuff "+strconv.Quote(name))
+	}
+	return "", noMethod(tok)
+}
+
+func (s *Store) timehashPath(tok Token) string {
+	t, seq := tok.timehash()
+	return fmt.Sprintf("%s/time-%02x/%02x/%02x/%04x-%02x%02x", s.articles, tok.Class(),
+		(t>>16)&0xff, (t>>8)&0xff, seq, (t>>24)&0xff, t&0xff)
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// unwrapPathError drops the *PathError wrapper, whose op and path the
+// ReadError already carries.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// grow returns buf resliced to n bytes, reallocating when too small.
+func grow(buf []byte, n int) []byte {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]byte, n)
+}
+
+var wireEnd = []byte("\r\n.\r\n")
+
+// validWire checks the end of a stored wire-format article: anything else
+// would desynchronise the NNTP stream it is written to.
+func validWire(a []byte) bool { return bytes.HasSuffix(a, wireEnd) }
+
+// readFile reads a whole-file article (timehash, tradspool, file paths).
+// With native allowed, a native-format file is converted while read.
+func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if isNotExist(err) {
+			return nil, missing(article, "no file "+path)
+		}
+		return nil, &ReadError{Article: article, Path: path, Op: "open", Err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, &ReadError{Article: article, Path: path, Op: "stat", Err: unwrapPathError(err)}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &ReadError{Article: article, Path: path, Op: "read", Err: errors.New("not a regular file")}
+	}
+	size := fi.Size()
+	if size > s.maxSize {
+		return nil, &ReadError{Article: article, Path: path, Op: "read",
+			Err: fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrCorrupt, size, s.maxSize)}
+	}
+	rerr := func(err error) error {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("file shrank while read (%d bytes expected)", size)
+		}
+		return &ReadError{Article: article, Path: path, Op: "read", Err: unwrapPathError(err)}
+	}
+	if !native {
+		out := grow(buf, int(size))
+		if _, err := io.ReadFull(f, out); err != nil {
+			return nil, rerr(err)
+		}
+		if !validWire(out) {
+			return nil, &ReadError{Article: article, Path: path, Op: "read", Err: fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt)}
+		}
+		return out, nil
+	}
+
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	scratch := *sp
+	n, err := io.ReadFull(f, scratch[:min(int64(len(scratch)), size)])
+	if err != nil {
+		return nil, rerr(err)
+	}
+	wire, ok := IsWireFormat(scratch[:n])
+	if !ok {
+		return nil, &ReadError{Article: article, Path: path, Op: "read",
+			Err: fmt.Errorf("%w: no line end in the first %d bytes", ErrCorrupt, n)}
+	}
+	if wire {
+		out := grow(buf, int(size))
+		copy(out, scratch[:n])
+		if _, err := io.ReadFull(f, out[n:]); err != nil {
+			return nil, rerr(err)
+		}
+		if !validWire(out) {
+			return nil, &ReadError{Article: article, Path: path, Op: "read", Err: fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt)}
+		}
+		return out, nil
+	}
+	// Native: about one CR per 30 bytes of text, plus the terminator.
+	out := buf[:0]
+	if want := int(size + size/16 + 8); cap(out) < want {
+		out = make([]byte, 0, want)
+	}
+	var conv nativeToWire
+	out = conv.append(out, scratch[:n])
+	for left := size - int64(n); left > 0; left -= int64(n) {
+		n, err = io.ReadFull(f, scratch[:min(int64(len(scratch)), left)])
+		if err != nil {
+			return nil, rerr(err)
+		}
+		out = conv.append(out, scratch[:n])
+	}
+	return conv.finish(out), nil
+}
