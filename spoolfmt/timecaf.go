@@ -54,7 +54,6 @@ func newCAFCache(max int) *cafCache {
 	return &cafCache{max: max, files: make(map[string]*cafFile), lru: list.New()}
 }
 
-
 // get returns the open file for path with a reference the caller releases.
 func (c *cafCache) get(path string) (*cafFile, error) {
 	c.mu.Lock()
