@@ -12,6 +12,10 @@ import (
 // DefaultInnConf is the compiled-in location of inn.conf in Debian's INN.
 const DefaultInnConf = "/etc/news/inn.conf"
 
+// DefaultPathTmp is pathtmp when unset: a compile-time path in INN, this
+// is Debian's.
+const DefaultPathTmp = "/var/spool/news/incoming/tmp"
+
 // maxConfSize bounds how much of a configuration file is read.
 const maxConfSize = 16 << 20
 
@@ -141,7 +145,9 @@ func (c *InnConf) setup(name string) error {
 	c.PathRun = path("pathrun", &c.PathNews, "run")
 	c.PathLog = path("pathlog", &c.PathNews, "log")
 	c.PathSpool = path("pathspool", &c.PathNews, "spool")
-	c.PathTmp = path("pathtmp", &c.PathNews, "tmp")
+	if c.PathTmp, ok = str("pathtmp"); !ok {
+		c.PathTmp = DefaultPathTmp
+	}
 	c.PathArticles = path("patharticles", &c.PathSpool, "articles")
 	c.PathOutgoing = path("pathoutgoing", &c.PathSpool, "outgoing")
 	c.PathIncoming = path("pathincoming", &c.PathSpool, "incoming")
