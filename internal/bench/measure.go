@@ -1,0 +1,88 @@
+// Package bench holds the pieces of nxmit's benchmark driver (internal/bench/cmd/benchrun)
+// that are worth testing on their own: measuring a child process through wait4's rusage,
+// parsing innxmit's statistics lines (which nxmit prints too), and reducing repeated runs
+// to medians and ratios in a Markdown table.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Usage is what the kernel reports about one finished child process.
+type Usage struct {
+	Wall      time.Duration // from Start to the end of Wait
+	User, Sys time.Duration // CPU time of the process (and of its waited-for children)
+	MaxRSSKiB int64         // peak resident set size, in KiB (Linux ru_maxrss)
+	ExitCode  int
+}
+
+// CPU returns user plus system time.
+func (u Usage) CPU() time.Duration { return u.User + u.Sys }
+
+// Output is a finished child's usage with what it printed.
+type Output struct {
+	Usage
+	Stdout, Stderr []byte
+}
+
+// Combined returns stdout followed by stderr, for parsing lines wherever they went.
+func (o Output) Combined() []byte {
+	b := make([]byte, 0, len(o.Stdout)+len(o.Stderr)+1)
+	b = append(b, o.Stdout...)
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return append(b, o.Stderr...)
+}
+
+// Measure runs cmd to completion and returns its resource usage from wait4. A non-zero
+// exit is not an error here: the caller decides (innxmit exits 1 after a partial batch);
+// the error is for a program that could not be started or was killed by ctx. cmd's Stdout
+// and Stderr must be unset: they are captured.
+func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
+	var out Output
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cmd.WaitDelay == 0 {
+		// After a kill, a grandchild holding the output pipes must not keep Wait waiting.
+		cmd.WaitDelay = 2 * time.Second
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return out, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	// A hung program must not hang the whole benchmark: kill it when ctx ends.
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			cmd.Process.Kill()
+		case <-done:
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	out.Wall = time.Since(start)
+	out.Stdout, out.Stderr = stdout.Bytes(), stderr.Bytes()
+	if cmd.ProcessState == nil {
+		return out, fmt.Errorf("wait %s: %w", cmd.Path, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		out.User = time.Duration(ru.Utime.Nano())
+		out.Sys = time.Duration(ru.Stime.Nano())
+		out.MaxRSSKiB = ru.Maxrss
+	}
+	out.ExitCode = cmd.ProcessState.ExitCode()
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("%s: %w", cmd.Path, ctx.Err())
+	}
+	if out.ExitCode < 0 {
+		return out, fmt.Errorf("%s: %v", cmd.Path, cmd.ProcessState)
+	}
+	return out, nil
+}
