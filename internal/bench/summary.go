@@ -39,8 +39,8 @@ func (s Sample) CPUPer1000() float64 {
 	return s.CPU.Seconds() * 1000 / float64(s.Articles)
 }
 
-// RSSMiB is the peak RSS in MiB.
-func (s Sample) RSSMiB() float64 { return float64(s.RSSKiB) / 1024 }
+// RSSMB is the peak RSS in megabytes (10^6 bytes), the unit of the targets.
+func (s Sample) RSSMB() float64 { return float64(s.RSSKiB) * 1024 / 1e6 }
 
 func per(x float64, d time.Duration) float64 {
 	if d <= 0 {
@@ -75,7 +75,7 @@ type Row struct {
 	Scenario, Program string
 	Runs              int
 
-	ArticlesPerSec, WallArticlesPerSec, MBPerSec, CPUPer1000, RSSMiB float64
+	ArticlesPerSec, WallArticlesPerSec, MBPerSec, CPUPer1000, RSSMB float64
 	Elapsed                                                          float64 // seconds
 
 	// Ratios program/baseline of the medians.
@@ -113,7 +113,7 @@ func Summarize(samples []Sample, baseline string) []Row {
 			WallArticlesPerSec: med(ss, Sample.WallArticlesPerSec),
 			MBPerSec:           med(ss, Sample.MBPerSec),
 			CPUPer1000:         med(ss, Sample.CPUPer1000),
-			RSSMiB:             med(ss, Sample.RSSMiB),
+			RSSMB:             med(ss, Sample.RSSMB),
 			Elapsed:            med(ss, func(s Sample) float64 { return s.Elapsed.Seconds() }),
 		})
 	}
@@ -130,7 +130,7 @@ func Summarize(samples []Sample, baseline string) []Row {
 		r.RatioWallRate = r.WallArticlesPerSec / b.WallArticlesPerSec
 		r.RatioMB = r.MBPerSec / b.MBPerSec
 		r.RatioCPU = r.CPUPer1000 / b.CPUPer1000
-		r.RatioRSS = r.RSSMiB / b.RSSMiB
+		r.RatioRSS = r.RSSMB / b.RSSMB
 	}
 	return rows
 }
@@ -139,7 +139,7 @@ func Summarize(samples []Sample, baseline string) []Row {
 // in parentheses as "×R" where there is a baseline.
 func Markdown(rows []Row) string {
 	var b strings.Builder
-	b.WriteString("| scenario | program | runs | articles/s | articles/s (wall) | MB/s | CPU s / 1,000 articles | peak RSS MiB |\n")
+	b.WriteString("| scenario | program | runs | articles/s | articles/s (wall) | MB/s | CPU s / 1,000 articles | peak RSS MB |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s |\n",
@@ -148,7 +148,7 @@ func Markdown(rows []Row) string {
 			withRatio(r.WallArticlesPerSec, r.RatioWallRate, 0),
 			withRatio(r.MBPerSec, r.RatioMB, 1),
 			withRatio(r.CPUPer1000, r.RatioCPU, 3),
-			withRatio(r.RSSMiB, r.RatioRSS, 1))
+			withRatio(r.RSSMB, r.RatioRSS, 1))
 	}
 	return b.String()
 }

@@ -50,7 +50,7 @@ func TestSummarize(t *testing.T) {
 	if n.ArticlesPerSec != 1000 || in.ArticlesPerSec != 500 {
 		t.Errorf("rates %v %v, want 1000 500", n.ArticlesPerSec, in.ArticlesPerSec)
 	}
-	if n.RatioRate != 2 || n.RatioCPU != 0.25 || n.RatioRSS != 2.5 || n.MBPerSec != 2 {
+	if n.RatioRate != 2 || n.RatioCPU != 0.25 || math.Abs(n.RatioRSS-2.5) > 1e-9 || n.MBPerSec != 2 {
 		t.Errorf("nxmit row %+v", n)
 	}
 	if !math.IsNaN(in.RatioRate) {
