@@ -1,0 +1,81 @@
+// Package config reads nxmit's site configuration file, nxmit.conf, and INN's
+// passwd.nntp.
+//
+// # Location
+//
+// The file is PATHETC/nxmit.conf, where PATHETC is inn.conf's pathetc (/etc/news on
+// Debian). The environment variable NXMIT_CONFIG or the command-line flag --config name
+// another file. A missing default file means "no sites configured"; a missing file named
+// explicitly is an error.
+//
+// # Syntax
+//
+// The syntax is that of INN's own configuration files (inn.conf, innfeed.conf): one
+// "key: value" parameter a line (or several separated by ';'), '#' comments to the end
+// of the line, values containing spaces or any of `#;{}"` in double quotes with C-style
+// backslash escapes. Parameters at the top of the file are global; a "defaults" block
+// holds settings for every site; one "site NAME" block per site overrides them:
+//
+//	# /etc/news/nxmit.conf
+//	max-connections: 16     # run: connections to all peers together
+//	max-time:        50m    # run: the whole pass ends within this
+//
+//	defaults {
+//	    connections: 4
+//	    window:      128
+//	    compress:    yes
+//	}
+//
+//	site hub {
+//	    host:        news.hub.example   # default: the site name
+//	    port:        119
+//	    connections: 8
+//	    user:        feeder             # AUTHINFO; default: passwd.nntp
+//	    password:    "s3cret; really"
+//	}
+//
+//	site leaf {
+//	    host:      leaf.example
+//	    streaming: no                   # IHAVE only
+//	}
+//
+// Key names are case-sensitive and lower case. A key given twice in the same block, an
+// unknown key, a site declared twice or an invalid value is an error; every error names
+// the file and the line ("nxmit.conf:12: port: 70000 is out of range (1 to 65535)").
+//
+// # Value types
+//
+//   - integers: decimal digits;
+//   - durations: Go syntax ("90s", "10m", "1h30m") or plain seconds as in INN ("600");
+//   - sizes: bytes with an optional k, m or g suffix (powers of 1024, as shrinkfile);
+//   - booleans: true/yes/on or false/no/off, as in inn.conf.
+//
+// # Global parameters
+//
+//	max-connections  run: the cap on connections to all peers together (default 16)
+//	max-time         run: bound on the whole run (default none)
+//	passwd           the passwd.nntp file for AUTHINFO (default PATHETC/passwd.nntp)
+//	log-ident        syslog ident of the statistics (default innxmit, which innreport counts)
+//	log-file         append statistics to this file instead of syslog
+//
+// # Site parameters (in "defaults" or "site NAME")
+//
+//	host             peer host name or address (default: the site name)
+//	port             NNTP port (default 119)
+//	connections      parallel connections (default 4)
+//	window           commands in flight per streaming connection (default 128)
+//	check            adaptive, always or never: CHECK before TAKETHIS (default adaptive)
+//	streaming        try MODE STREAM (default yes); "no" feeds with IHAVE
+//	connect-timeout  time to connect and read the greeting (default 30s)
+//	reply-timeout    time to wait for any reply (default 2m)
+//	user, password   AUTHINFO USER/PASS (default: passwd.nntp's entry for host)
+//	max-time         a send pass stops offering after this long (default none)
+//	max-articles     a send pass stops after this many articles (default none)
+//	compress         write new backlogs zstd-compressed (default no)
+//	rotate-size      rotate the feed file once it is this big (default: whenever non-empty)
+//	rotate-age       ... or once its first line is this old (default: whenever non-empty)
+//	retry-delay      deferred articles wait this long before they are requeued (default 10m)
+//
+// Precedence, highest first: the command line, the site block, the defaults block, the
+// built-in default.
+package config

@@ -1,0 +1,307 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// siteKey describes one site parameter: how to parse it into Settings, copy it between
+// layers and write it back.
+type siteKey struct {
+	name   string
+	parse  func(s *Settings, v string) error
+	copy   func(dst, src *Settings)
+	format func(s *Settings) string
+}
+
+// The order is the order Format writes them in.
+var siteKeys = []siteKey{
+	strKey("host", func(s *Settings) *string { return &s.Host }, checkHost),
+	intKey("port", func(s *Settings) *int { return &s.Port }, 1, 65535),
+	intKey("connections", func(s *Settings) *int { return &s.Connections }, 1, 64),
+	intKey("window", func(s *Settings) *int { return &s.Window }, 1, 10000),
+	strKey("check", func(s *Settings) *string { return &s.Check }, checkCheck),
+	boolKey("streaming", func(s *Settings) *bool { return &s.Streaming }),
+	durKey("connect-timeout", func(s *Settings) *time.Duration { return &s.ConnectTimeout }, true),
+	durKey("reply-timeout", func(s *Settings) *time.Duration { return &s.ReplyTimeout }, true),
+	strKey("user", func(s *Settings) *string { return &s.User }, checkPrintable),
+	strKey("password", func(s *Settings) *string { return &s.Password }, checkPrintable),
+	durKey("max-time", func(s *Settings) *time.Duration { return &s.MaxTime }, false),
+	int64Key("max-articles", func(s *Settings) *int64 { return &s.MaxArticles }, false),
+	boolKey("compress", func(s *Settings) *bool { return &s.Compress }),
+	int64Key("rotate-size", func(s *Settings) *int64 { return &s.RotateSize }, true),
+	durKey("rotate-age", func(s *Settings) *time.Duration { return &s.RotateAge }, false),
+	durKey("retry-delay", func(s *Settings) *time.Duration { return &s.RetryDelay }, false),
+}
+
+func siteKeyIndex(name string) int {
+	for i, k := range siteKeys {
+		if k.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// globalKey is a top-level parameter.
+type globalKey struct {
+	name   string
+	parse  func(c *Config, v string) error
+	format func(c *Config) string
+}
+
+var globalKeys = []globalKey{
+	{"max-connections", func(c *Config, v string) error {
+		n, err := parseInt(v, 1, 1024)
+		c.MaxConnections = int(n)
+		return err
+	}, func(c *Config) string { return strconv.Itoa(c.MaxConnections) }},
+	{"max-time", func(c *Config, v string) (err error) {
+		c.MaxTime, err = ParseDuration(v)
+		return err
+	}, func(c *Config) string { return formatDuration(c.MaxTime) }},
+	{"passwd", func(c *Config, v string) error {
+		c.Passwd = v
+		return checkNonEmpty(v)
+	}, func(c *Config) string { return c.Passwd }},
+	{"log-ident", func(c *Config, v string) error {
+		c.LogIdent = v
+		return CheckIdent(v)
+	}, func(c *Config) string { return c.LogIdent }},
+	{"log-file", func(c *Config, v string) error {
+		c.LogFile = v
+		return checkNonEmpty(v)
+	}, func(c *Config) string { return c.LogFile }},
+}
+
+func globalKeyIndex(name string) int {
+	for i, k := range globalKeys {
+		if k.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func strKey(name string, field func(*Settings) *string, check func(string) error) siteKey {
+	return siteKey{
+		name: name,
+		parse: func(s *Settings, v string) error {
+			if err := check(v); err != nil {
+				return err
+			}
+			*field(s) = v
+			return nil
+		},
+		copy:   func(d, s *Settings) { *field(d) = *field(s) },
+		format: func(s *Settings) string { return *field(s) },
+	}
+}
+
+func intKey(name string, field func(*Settings) *int, min, max int64) siteKey {
+	return siteKey{
+		name: name,
+		parse: func(s *Settings, v string) error {
+			n, err := parseInt(v, min, max)
+			if err == nil {
+				*field(s) = int(n)
+			}
+			return err
+		},
+		copy:   func(d, s *Settings) { *field(d) = *field(s) },
+		format: func(s *Settings) string { return strconv.Itoa(*field(s)) },
+	}
+}
+
+// int64Key is a count (max-articles) or, with size set, a size with k/m/g suffixes.
+func int64Key(name string, field func(*Settings) *int64, size bool) siteKey {
+	return siteKey{
+		name: name,
+		parse: func(s *Settings, v string) error {
+			var n int64
+			var err error
+			if size {
+				n, err = ParseSize(v)
+			} else {
+				n, err = parseInt(v, 0, math.MaxInt64)
+			}
+			if err == nil {
+				*field(s) = n
+			}
+			return err
+		},
+		copy:   func(d, s *Settings) { *field(d) = *field(s) },
+		format: func(s *Settings) string { return strconv.FormatInt(*field(s), 10) },
+	}
+}
+
+func boolKey(name string, field func(*Settings) *bool) siteKey {
+	return siteKey{
+		name: name,
+		parse: func(s *Settings, v string) error {
+			b, err := ParseBool(v)
+			if err == nil {
+				*field(s) = b
+			}
+			return err
+		},
+		copy: func(d, s *Settings) { *field(d) = *field(s) },
+		format: func(s *Settings) string {
+			if *field(s) {
+				return "yes"
+			}
+			return "no"
+		},
+	}
+}
+
+// durKey is a duration; positive ones must not be zero (a zero timeout means nothing).
+func durKey(name string, field func(*Settings) *time.Duration, positive bool) siteKey {
+	return siteKey{
+		name: name,
+		parse: func(s *Settings, v string) error {
+			d, err := ParseDuration(v)
+			if err == nil && positive && d == 0 {
+				err = errors.New("must be more than 0")
+			}
+			if err == nil {
+				*field(s) = d
+			}
+			return err
+		},
+		copy:   func(d, s *Settings) { *field(d) = *field(s) },
+		format: func(s *Settings) string { return formatDuration(*field(s)) },
+	}
+}
+
+func parseInt(v string, min, max int64) (int64, error) {
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a number", v)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < min || n > max {
+		if max == math.MaxInt64 {
+			return 0, fmt.Errorf("%s is out of range (at least %d)", v, min)
+		}
+		return 0, fmt.Errorf("%s is out of range (%d to %d)", v, min, max)
+	}
+	return n, nil
+}
+
+// ParseDuration parses a duration as the file writes it: Go syntax ("90s", "1h30m") or
+// a plain number of seconds, as INN's files do. Negative durations are refused.
+func ParseDuration(v string) (time.Duration, error) {
+	if v != "" && strings.TrimLeft(v, "0123456789") == "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(time.Second) {
+			return 0, fmt.Errorf("%s seconds is too long", v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (like 90s, 10m, 1h30m, or seconds)", v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%s is negative", v)
+	}
+	return d, nil
+}
+
+func formatDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10)
+	}
+	return d.String()
+}
+
+// ParseSize parses a byte count with an optional k, m or g suffix (powers of 1024,
+// upper or lower case), as shrinkfile and nntpsend.ctl write sizes.
+func ParseSize(v string) (int64, error) {
+	mult := int64(1)
+	num := v
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 'k', 'K':
+			mult, num = 1<<10, v[:n-1]
+		case 'm', 'M':
+			mult, num = 1<<20, v[:n-1]
+		case 'g', 'G':
+			mult, num = 1<<30, v[:n-1]
+		}
+	}
+	if num == "" || strings.TrimLeft(num, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a size (like 500000, 100k, 20m, 2g)", v)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%s is too large", v)
+	}
+	return n * mult, nil
+}
+
+// ParseBool parses inn.conf's booleans: true, yes, on, false, no, off.
+func ParseBool(v string) (bool, error) {
+	switch v {
+	case "true", "yes", "on":
+		return true, nil
+	case "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (yes or no)", v)
+}
+
+func checkCheck(v string) error {
+	switch v {
+	case "adaptive", "always", "never":
+		return nil
+	}
+	return fmt.Errorf("%q: want adaptive, always or never", v)
+}
+
+func checkHost(v string) error {
+	if v == "" {
+		return errors.New("empty host")
+	}
+	for _, r := range v {
+		if r <= ' ' || r == 0x7f || r == '/' {
+			return fmt.Errorf("invalid host %q", v)
+		}
+	}
+	return nil
+}
+
+// checkPrintable refuses control characters: they would corrupt an NNTP command line.
+func checkPrintable(v string) error {
+	for _, r := range v {
+		if r < ' ' || r == 0x7f {
+			return errors.New("contains a control character")
+		}
+	}
+	return nil
+}
+
+func checkNonEmpty(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
+	return checkPrintable(v)
+}
+
+// CheckIdent reports whether v can be a syslog ident: innreport takes the program name
+// from "ident[pid]:", so spaces, ':' and '[' would break the line.
+func CheckIdent(v string) error {
+	if v == "" {
+		return errors.New("empty ident")
+	}
+	for _, r := range v {
+		if r <= ' ' || r == 0x7f || r == ':' || r == '[' || r == ']' {
+			return fmt.Errorf("invalid syslog ident %q", v)
+		}
+	}
+	return nil
+}
