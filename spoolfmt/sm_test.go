@@ -76,3 +76,35 @@ func TestSMSpools(t *testing.T) {
 		})
 	}
 }
+
+// TestCNFSWrap fills a small cycbuff several times over: the overwritten
+// articles are missing (as for sm -R) and the rest read back exactly.
+func TestCNFSWrap(t *testing.T) {
+	sp := newSMSpool(t, smOptions{Method: "cnfs", CNFSSizeKB: 1024})
+	arts := genArticles(900, 2, false, 3000)
+	var toks []Token
+	for i := 0; i < len(arts); i += 150 {
+		toks = append(toks, sp.store(t, wires(arts[i:i+150]))...)
+	}
+	s := openTestStore(t, sp.InnConf)
+	gone := compareWithSM(t, s, sp.cmd("-R"), toks)
+	if gone < len(toks)/3 || gone == len(toks) {
+		t.Fatalf("%d of %d articles overwritten; the buffer should have wrapped", gone, len(toks))
+	}
+	for i, tok := range toks {
+		_, err := s.Retrieve(tok, nil)
+		ok, eerr := s.Exists(tok)
+		if eerr != nil || ok != (err == nil) {
+			t.Fatalf("%s: Exists = %v, %v but Retrieve = %v", tok, ok, eerr, err)
+		}
+		if err != nil {
+			var me *MissingError
+			if !errors.As(err, &me) {
+				t.Fatalf("%s: %v", tok, err)
+			}
+			if i == 0 {
+				t.Logf("first article: %v", err)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package spoolfmt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -137,8 +138,9 @@ func (s *smSpool) store(t testing.TB, arts [][]byte) []Token {
 }
 
 // smRead runs `sm -R` once over all tokens (given on stdin) and returns
-// its output: the articles concatenated, each ending in ".\r\n".
-func smRead(t testing.TB, cmd *exec.Cmd, toks []Token) []byte {
+// its output (the articles concatenated, each ending in ".\r\n") and the
+// tokens it reported it could not retrieve.
+func smRead(t testing.TB, cmd *exec.Cmd, toks []Token) ([]byte, map[Token]bool) {
 	t.Helper()
 	var in bytes.Buffer
 	for _, tok := range toks {
@@ -149,10 +151,22 @@ func smRead(t testing.TB, cmd *exec.Cmd, toks []Token) []byte {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	if err != nil {
+	failed := map[Token]bool{}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.Contains(l, "could not retrieve") {
+			tok, perr := ParseToken(f[len(f)-1])
+			if perr != nil {
+				t.Fatalf("sm -R: %s", l)
+			}
+			failed[tok] = true
+		} else if strings.TrimSpace(l) != "" {
+			t.Fatalf("sm -R: %s", l)
+		}
+	}
+	if err != nil && len(failed) == 0 {
 		t.Fatalf("sm -R: %v: %.500s", err, stderr.String())
 	}
-	return out
+	return out, failed
 }
 
 // splitWire splits sm -R output into articles: in wire format the first
@@ -268,14 +282,20 @@ func openTestStore(t testing.TB, innconf string) *Store {
 }
 
 // compareWithSM reads every token with s and checks the bytes against one
-// `sm -R` run over all of them. Tokens sm cannot read must be missing.
-func compareWithSM(t *testing.T, s *Store, cmd *exec.Cmd, toks []Token) {
+// `sm -R` run over all of them. A token is missing for s exactly when sm
+// cannot retrieve it. It returns how many were missing.
+func compareWithSM(t testing.TB, s *Store, cmd *exec.Cmd, toks []Token) int {
 	t.Helper()
 	var mine bytes.Buffer
 	var buf []byte
 	var present []Token
+	gone := map[Token]bool{}
 	for _, tok := range toks {
 		a, err := s.Retrieve(tok, buf)
+		if errors.Is(err, ErrMissing) {
+			gone[tok] = true
+			continue
+		}
 		if err != nil {
 			t.Fatalf("Retrieve %s: %v", tok, err)
 		}
@@ -283,9 +303,17 @@ func compareWithSM(t *testing.T, s *Store, cmd *exec.Cmd, toks []Token) {
 		buf = a[:0]
 		present = append(present, tok)
 	}
-	theirs := smRead(t, cmd, present)
+	theirs, failed := smRead(t, cmd, toks)
+	if len(gone) != len(failed) {
+		t.Fatalf("%d articles missing for nxmit, %d for sm -R", len(gone), len(failed))
+	}
+	for tok := range gone {
+		if !failed[tok] {
+			t.Fatalf("%s missing for nxmit, not for sm -R", tok)
+		}
+	}
 	if bytes.Equal(mine.Bytes(), theirs) {
-		return
+		return len(gone)
 	}
 	m, o := splitWire(mine.Bytes()), splitWire(theirs)
 	for i := range min(len(m), len(o)) {
@@ -294,6 +322,7 @@ func compareWithSM(t *testing.T, s *Store, cmd *exec.Cmd, toks []Token) {
 		}
 	}
 	t.Fatalf("nxmit read %d articles (%d bytes), sm -R %d (%d bytes)", len(m), mine.Len(), len(o), len(theirs))
+	return 0
 }
 
 func firstDiff(a, b []byte) int {

@@ -9,12 +9,9 @@ import (
 	"time"
 )
 
-// How often the tradspool map's mtime is checked (INN: 600 s), and how
-// often an unknown group number may force a re-read.
-const (
-	tradCheckEvery  = 60 * time.Second
-	tradForceMinGap = time.Second
-)
+// How often the tradspool map's mtime is checked (INN: 600 s). An unknown
+// group number checks it at once.
+const tradCheckEvery = 60 * time.Second
 
 // tradspoolMaps caches tradspool.map, re-reading it when it changes.
 type tradspoolMaps struct {
@@ -29,7 +26,6 @@ type tradMap struct {
 	size    int64
 	ino     uint64
 	checked time.Time // last stat of the file
-	loaded  time.Time // last parse
 }
 
 // lookup returns the directory of group number g ("comp/lang/c").
@@ -44,7 +40,8 @@ func (t *tradspoolMaps) lookup(g uint32) (string, bool, error) {
 	if dir, ok := m.groups[g]; ok {
 		return dir, true, nil
 	}
-	// innd may have added the group since: look again, at most once a second.
+	// innd may have added the group since: a stat tells, and the map is
+	// parsed again only when it changed.
 	m, err := t.refresh(true)
 	if err != nil {
 		return "", false, err
@@ -58,13 +55,8 @@ func (t *tradspoolMaps) refresh(force bool) (*tradMap, error) {
 	defer t.mu.Unlock()
 	old := t.cur.Load()
 	now := time.Now()
-	if old != nil {
-		if force && now.Sub(old.loaded) < tradForceMinGap {
-			return old, nil
-		}
-		if !force && now.Sub(old.checked) <= tradCheckEvery {
-			return old, nil // another goroutine refreshed it meanwhile
-		}
+	if old != nil && !force && now.Sub(old.checked) <= tradCheckEvery {
+		return old, nil // another goroutine refreshed it meanwhile
 	}
 	f, err := os.Open(t.path)
 	if err != nil {
@@ -76,7 +68,7 @@ func (t *tradspoolMaps) refresh(force bool) (*tradMap, error) {
 		return nil, &ReadError{Article: "tradspool.map", Path: t.path, Op: "stat", Err: unwrapPathError(err)}
 	}
 	ino := inode(fi)
-	if old != nil && !force && fi.ModTime().Equal(old.mtime) && fi.Size() == old.size && ino == old.ino {
+	if old != nil && fi.ModTime().Equal(old.mtime) && fi.Size() == old.size && ino == old.ino {
 		m := *old
 		m.checked = now
 		t.cur.Store(&m)
@@ -86,7 +78,7 @@ func (t *tradspoolMaps) refresh(force bool) (*tradMap, error) {
 	if err != nil {
 		return nil, &ReadError{Article: "tradspool.map", Path: t.path, Op: "parse", Err: err}
 	}
-	m := &tradMap{groups: groups, mtime: fi.ModTime(), size: fi.Size(), ino: ino, checked: now, loaded: now}
+	m := &tradMap{groups: groups, mtime: fi.ModTime(), size: fi.Size(), ino: ino, checked: now}
 	t.cur.Store(m)
 	return m, nil
 }
