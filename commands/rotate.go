@@ -1,11 +1,232 @@
 package commands
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
-// RotateCmd is the "rotate" subcommand. (Placeholder until its owner lands it.)
+	"nxmit/batch"
+	"nxmit/innctl"
+)
+
+// RotateCmd turns sites' live feed files into backlogs.
 type RotateCmd struct {
-	Args []string `arg:"" optional:"" help:"Arguments."`
+	Sites        []string      `arg:"" name:"site" help:"Sites (their newsfeeds names) whose feed files are rotated."`
+	MinSize      rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024)." default:"10M" placeholder:"SIZE"`
+	MaxAge       time.Duration `help:"...or once it is this old (since innd created it). Keep it a little under the cron interval." default:"4m" placeholder:"DUR"`
+	Force        bool          `short:"f" help:"Rotate any non-empty feed file now, whatever its size and age."`
+	Compress     bool          `help:"Write the backlog zstd-compressed (S.B.<hex>.zst)."`
+	Flush        string        `help:"How to ask innd to flush: ctlinnd (run INN's program) or icc (speak innd's control socket natively)." enum:"ctlinnd,icc" default:"ctlinnd"`
+	Ctlinnd      string        `help:"The ctlinnd program (default: inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd)." placeholder:"PATH"`
+	FlushTimeout time.Duration `help:"How long to wait for innd's answer to the flush (ctlinnd -t)." default:"30s" placeholder:"DUR"`
 }
 
-// Run runs the subcommand.
-func (c *RotateCmd) Run(g *Globals) error { return errors.New("rotate: not implemented yet") }
+// Help is shown under the subcommand's usage.
+func (c *RotateCmd) Help() string {
+	return `For each site, under the lock S.queue.lock: if a rotation was interrupted (a crash of
+nxmit, ctlinnd or innd), it is finished first; otherwise, when the feed file S that innd
+writes is big or old enough, it is hard-linked to S.rotating and unlinked, innd is told
+to flush the site (ctlinnd -s -t T flush S) so that it finishes that file and starts a
+new S, and S.rotating is installed as the backlog S.B.<hex>. Nothing is lost or
+duplicated whatever dies when. A partial last line (innd's short write) is dropped with
+a warning that shows it. If innd has no such site (removed from newsfeeds), the file is
+installed as it is, with a warning.
+
+Nothing is printed on success; -v prints a line per site.
+
+Exit status: 0 done (or nothing to do), 1 error (e.g. outgoing directory not writable,
+ctlinnd missing), 75 lock held or flush failed (the files are left as they are and the
+next run retries). With several sites, every site is handled and the worst status wins.`
+}
+
+// Run rotates every site given.
+func (c *RotateCmd) Run(g *Globals) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if c.FlushTimeout <= 0 {
+		return usagef("--flush-timeout must be positive")
+	}
+	flusher, err := c.flusher(g)
+	if err != nil {
+		return err
+	}
+	opt := batch.RotateOptions{
+		MinSize:  int64(c.MinSize),
+		MaxAge:   c.MaxAge,
+		Flusher:  flusher,
+		Compress: c.Compress,
+	}
+	if c.Force {
+		opt.MinSize, opt.MaxAge = 0, 0
+	}
+	worst := 0
+	for _, site := range c.Sites {
+		if err := c.rotate(ctx, g, site, opt); err != nil {
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "site "+site+":") {
+				msg = "site " + site + ": " + msg
+			}
+			fmt.Fprintf(os.Stderr, "nxmit: rotate: %s\n", msg)
+			worst = worseStatus(worst, rotateStatus(err))
+		}
+	}
+	if worst != 0 {
+		return ExitStatus(worst)
+	}
+	return nil
+}
+
+func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, opt batch.RotateOptions) error {
+	q, err := g.Queue(site)
+	if err != nil {
+		return err
+	}
+	opt.Command = "nxmit rotate " + site
+	opt.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: rotate %s: %s\n", site, msg) }
+	res, err := q.Rotate(ctx, opt)
+	if err == nil && g.Verbose {
+		fmt.Fprintf(os.Stderr, "rotate %s: %s\n", site, c.summary(res, opt))
+	}
+	return err
+}
+
+// summary describes a site's rotation in one line for -v.
+func (c *RotateCmd) summary(res batch.RotateResult, opt batch.RotateOptions) string {
+	var parts []string
+	if res.Recovered != batch.StateIdle {
+		parts = append(parts, "finished an interrupted rotation ("+res.Recovered.String()+")")
+	}
+	switch {
+	case res.Backlog != "":
+		s := fmt.Sprintf("installed %s", filepath.Base(res.Backlog))
+		if res.Bytes > 0 {
+			s += fmt.Sprintf(": %d lines, %d bytes", res.Lines, res.Bytes)
+		}
+		parts = append(parts, s)
+	case res.Rotated || res.Recovered != batch.StateIdle:
+		parts = append(parts, "no complete line to install")
+	case res.FeedSize < 0:
+		parts = append(parts, "no feed file")
+	default:
+		age := "age unknown"
+		if res.FeedAge >= 0 {
+			age = res.FeedAge.Round(time.Second).String() + " old"
+		}
+		why := "empty"
+		if res.FeedSize > 0 {
+			why = fmt.Sprintf("below --min-size %d and --max-age %s", opt.MinSize, opt.MaxAge)
+		}
+		parts = append(parts, fmt.Sprintf("feed file %d bytes, %s: %s", res.FeedSize, age, why))
+	}
+	if res.Partial > 0 {
+		parts = append(parts, "dropped a partial last line")
+	}
+	if res.NoSuchSite {
+		parts = append(parts, "innd has no such site")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// flusher builds the chosen way of flushing innd.
+func (c *RotateCmd) flusher(g *Globals) (innctl.Flusher, error) {
+	if c.Flush == "icc" {
+		conf, err := g.InnConf()
+		if err != nil {
+			return nil, fmt.Errorf("rotate --flush=icc needs inn.conf's pathrun: %w", err)
+		}
+		return innctl.ICC{PathRun: conf.PathRun, Timeout: c.FlushTimeout}, nil
+	}
+	conf, confErr := g.InnConf()
+	path := c.Ctlinnd
+	if path == "" {
+		path = innctl.SystemCtlinnd
+		if confErr == nil {
+			path = innctl.CtlinndPath(conf.PathBin)
+		}
+	}
+	cmd := innctl.Command{Path: path, Timeout: c.FlushTimeout}
+	if confErr == nil && conf.Path != "" {
+		// ctlinnd finds innd through inn.conf: the one nxmit was told to use.
+		cmd.Env = append(withoutEnv(os.Environ(), "INNCONF"), "INNCONF="+conf.Path)
+	}
+	return cmd, nil
+}
+
+func withoutEnv(env []string, key string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// rotateStatus maps a site's error to an exit status, as main does.
+func rotateStatus(err error) int {
+	var usage *UsageError
+	var t interface{ Temporary() bool }
+	switch {
+	case errors.As(err, &usage):
+		return 2
+	case errors.As(err, &t) && t.Temporary():
+		return 75
+	}
+	return 1
+}
+
+// worseStatus orders exit statuses by how much attention they need: usage, error,
+// temporary, success.
+func worseStatus(a, b int) int {
+	rank := func(s int) int {
+		switch s {
+		case 0:
+			return 0
+		case 75:
+			return 1
+		case 1:
+			return 2
+		}
+		return 3
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// rotateSize is a byte count given as N, Nk, NM or NG (powers of 1024, as
+// INN's shrinkfile takes them).
+type rotateSize int64
+
+// UnmarshalText parses a size.
+func (s *rotateSize) UnmarshalText(b []byte) error {
+	t := strings.TrimSpace(string(b))
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return fmt.Errorf("bad size %q: want N, Nk, NM or NG", string(b))
+	}
+	*s = rotateSize(v * mult)
+	return nil
+}
