@@ -151,4 +151,3 @@ func TestFile(t *testing.T) {
 		t.Error("unwritable log file: no error")
 	}
 }
-
