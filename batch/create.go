@@ -146,21 +146,24 @@ func (q Queue) install(k Kind, tmp string, compressed bool, t time.Time) (string
 }
 
 // renameNoReplace renames oldpath to newpath, failing with an error
-// wrapping os.ErrExist when newpath exists. Without renameat2, a hard link
-// and an unlink do it; a crash between the two leaves both names, and the
-// stale one ends in .tmp or is the already-sent-again S.rotating/S.defer.
+// wrapping os.ErrExist when newpath exists.
 func renameNoReplace(oldpath, newpath string) error {
 	err := renameat2NoReplace(oldpath, newpath)
-	if !errors.Is(err, errors.ErrUnsupported) {
-		return err
+	if errors.Is(err, errors.ErrUnsupported) {
+		return linkRename(oldpath, newpath)
 	}
+	return err
+}
+
+// linkRename renames without replacing where renameat2 is missing: a hard
+// link and an unlink. A crash in between leaves both names; the old one is
+// a *.tmp (ignored), or S.rotating or S.defer, whose recovery then installs
+// the same lines a second time (sent twice; the peer refuses the copies).
+func linkRename(oldpath, newpath string) error {
 	if err := os.Link(oldpath, newpath); err != nil {
 		return err
 	}
-	if err := os.Remove(oldpath); err != nil {
-		return err
-	}
-	return nil
+	return os.Remove(oldpath)
 }
 
 // syncDir makes renames and removals in dir durable.

@@ -63,7 +63,7 @@ func gzipBytes(t testing.TB, b []byte) []byte {
 
 func TestScanner(t *testing.T) {
 	long := strings.Repeat("x", MaxLineLen+1)
-	huge := strings.Repeat("y", 200_000) // beyond the read buffer
+	huge := strings.Repeat("y", 200_000)    // beyond the read buffer
 	input := tok(1) + " " + mid(1) + "\n" + // 1
 		strings.Repeat(" ", 69) + "\n" + // 2 blanked
 		"\n" + // 3 empty
