@@ -26,12 +26,14 @@ type CLI struct {
 
 // Globals are the flags every subcommand accepts.
 type Globals struct {
-	Config   string `help:"nxmit's site configuration file (default: PATHETC/nxmit.conf)." env:"NXMIT_CONFIG" type:"path" placeholder:"FILE"`
-	InnConf  string `name:"innconf" help:"INN's inn.conf (default: $INNCONF, then /etc/news/inn.conf)." env:"INNCONF" type:"path" placeholder:"FILE"`
-	Outgoing string `help:"Outgoing directory holding the sites' queue files (default: inn.conf's pathoutgoing)." type:"path" placeholder:"DIR"`
-	Verbose  bool   `short:"v" help:"Also print statistics and progress notes on stderr."`
-	LogFile  string `help:"Append statistics to this file instead of syslog." type:"path" placeholder:"FILE"`
-	LogIdent string `help:"Syslog ident for statistics; innreport counts 'innxmit'." default:"innxmit"`
+	Config      string `help:"nxmit's site configuration file (default: PATHETC/nxmit.conf)." env:"NXMIT_CONFIG" type:"path" placeholder:"FILE"`
+	InnConfFile string `name:"innconf" help:"INN's inn.conf (default: $INNCONF, then /etc/news/inn.conf)." env:"INNCONF" type:"path" placeholder:"FILE"`
+	Outgoing    string `help:"Outgoing directory holding the sites' queue files (default: inn.conf's pathoutgoing)." type:"path" placeholder:"DIR"`
+	Verbose     bool   `short:"v" help:"Also print statistics and progress notes on stderr."`
+	LogFile     string `help:"Append statistics to this file instead of syslog." type:"path" placeholder:"FILE"`
+	LogIdent    string `help:"Syslog ident for statistics; innreport counts 'innxmit'." default:"innxmit"`
+
+	SyslogSocket string `help:"Local syslog socket for statistics (default /dev/log)." env:"NXMIT_SYSLOG_SOCKET" type:"path" placeholder:"PATH"`
 }
 
 // KongOptions returns the parser options nxmit uses everywhere, tests included.

@@ -18,7 +18,7 @@ var innConfCache struct {
 
 // InnConf returns INN's configuration, from --innconf, $INNCONF or the default location.
 func (g *Globals) InnConf() (*spoolfmt.InnConf, error) {
-	path := g.InnConf
+	path := g.InnConfFile
 	if path == "" {
 		path = spoolfmt.InnConfPath()
 	}
