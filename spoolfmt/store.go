@@ -245,48 +245,52 @@ func validWire(a []byte) bool { return bytes.HasSuffix(a, wireEnd) }
 // readFile reads a whole-file article (timehash, tradspool, file paths).
 // With native allowed, a native-format file is converted while read.
 func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte, error) {
-	f, err := os.Open(path)
+	fd, err := openRead(path)
 	if err != nil {
 		if isNotExist(err) {
 			return nil, missing(article, "no file "+path)
 		}
-		return nil, &ReadError{Article: article, Path: path, Op: "open", Err: unwrapPathError(err)}
+		return nil, &ReadError{Article: article, Path: path, Op: "open", Err: err}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, &ReadError{Article: article, Path: path, Op: "stat", Err: unwrapPathError(err)}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := fstatFD(fd, &st); err != nil {
+		return nil, &ReadError{Article: article, Path: path, Op: "stat", Err: err}
 	}
-	if !fi.Mode().IsRegular() {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, &ReadError{Article: article, Path: path, Op: "read", Err: errors.New("not a regular file")}
 	}
-	size := fi.Size()
+	size := st.Size
 	if size > s.maxSize {
 		return nil, &ReadError{Article: article, Path: path, Op: "read",
 			Err: fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrCorrupt, size, s.maxSize)}
 	}
 	rerr := func(err error) error {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.ErrUnexpectedEOF {
 			err = fmt.Errorf("file shrank while read (%d bytes expected)", size)
 		}
-		return &ReadError{Article: article, Path: path, Op: "read", Err: unwrapPathError(err)}
+		return &ReadError{Article: article, Path: path, Op: "read", Err: err}
+	}
+	notWire := func() error {
+		return &ReadError{Article: article, Path: path, Op: "read", Err: fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt)}
 	}
 	if !native {
 		out := grow(buf, int(size))
-		if _, err := io.ReadFull(f, out); err != nil {
+		if err := preadFull(fd, out, 0); err != nil {
 			return nil, rerr(err)
 		}
 		if !validWire(out) {
-			return nil, &ReadError{Article: article, Path: path, Op: "read", Err: fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt)}
+			return nil, notWire()
 		}
 		return out, nil
 	}
 
+	// Read the first chunk to tell wire from native format.
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
 	scratch := *sp
-	n, err := io.ReadFull(f, scratch[:min(int64(len(scratch)), size)])
-	if err != nil {
+	n := int(min(int64(len(scratch)), size))
+	if err := preadFull(fd, scratch[:n], 0); err != nil {
 		return nil, rerr(err)
 	}
 	wire, ok := IsWireFormat(scratch[:n])
@@ -297,24 +301,25 @@ func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte,
 	if wire {
 		out := grow(buf, int(size))
 		copy(out, scratch[:n])
-		if _, err := io.ReadFull(f, out[n:]); err != nil {
+		if err := preadFull(fd, out[n:], int64(n)); err != nil {
 			return nil, rerr(err)
 		}
 		if !validWire(out) {
-			return nil, &ReadError{Article: article, Path: path, Op: "read", Err: fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt)}
+			return nil, notWire()
 		}
 		return out, nil
 	}
-	// Native: about one CR per 30 bytes of text, plus the terminator.
+	// Native: converted chunk by chunk, so the text is copied once. About
+	// one CR per 30 bytes of text, plus the terminator.
 	out := buf[:0]
 	if want := int(size + size/16 + 8); cap(out) < want {
 		out = make([]byte, 0, want)
 	}
 	var conv nativeToWire
 	out = conv.append(out, scratch[:n])
-	for left := size - int64(n); left > 0; left -= int64(n) {
-		n, err = io.ReadFull(f, scratch[:min(int64(len(scratch)), left)])
-		if err != nil {
+	for off := int64(n); off < size; off += int64(n) {
+		n = int(min(int64(len(scratch)), size-off))
+		if err := preadFull(fd, scratch[:n], off); err != nil {
 			return nil, rerr(err)
 		}
 		out = conv.append(out, scratch[:n])
