@@ -1,48 +1,237 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
 	"nxmit/batch"
+	"nxmit/config"
+	"nxmit/logging"
+	"nxmit/nntp"
 	"nxmit/xmit"
 )
 
-// logStats records a pass's statistics in innxmit's formats, so innreport counts nxmit:
-// to --log-file when given, and on stderr with -v.
-func (g *Globals) logStats(host string, st xmit.Stats) {
-	lines := []string{st.StatsLine(host), st.TimesLine(host), st.DetailLine(host)}
-	if g.LogFile != "" {
-		if f, err := os.OpenFile(g.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
-			stamp := time.Now().Format(time.Stamp)
-			for _, l := range lines {
-				fmt.Fprintf(f, "%s %s %s[%d]: %s\n", stamp, hostname(), g.LogIdent, os.Getpid(), l)
-			}
-			f.Close()
-		} else {
-			fmt.Fprintf(os.Stderr, "nxmit: log: %v\n", err)
+// detailIdent is the syslog ident of nxmit's own statistics line. It is not innxmit's,
+// and the line is logged at info, below the news.notice file innreport reads, so that
+// innreport's report lists no unknown entries.
+const detailIdent = "nxmit"
+
+// loggerCache keeps one Logger per process: run logs for several sites at once.
+var loggerCache struct {
+	sync.Mutex
+	key string
+	l   *logging.Logger
+}
+
+// logger returns the Logger for statistics: --log-file, else the configuration file's
+// log-file, else syslog; the ident from --log-ident, else the file's log-ident, else
+// innxmit. A log file that cannot be opened is reported once, and syslog is used.
+func (g *Globals) logger() *logging.Logger {
+	opt := logging.Options{Ident: g.LogIdent, File: g.LogFile, Socket: g.SyslogSocket}
+	if conf, err := g.SiteConfig(); err == nil {
+		if opt.File == "" {
+			opt.File = conf.LogFile
 		}
+		// Kong fills in the default, so "innxmit" may mean "not given".
+		if (opt.Ident == "" || opt.Ident == logging.DefaultIdent) && conf.LogIdent != "" {
+			opt.Ident = conf.LogIdent
+		}
+	}
+	key := fmt.Sprintf("%q %q %q", opt.Ident, opt.File, opt.Socket)
+	loggerCache.Lock()
+	defer loggerCache.Unlock()
+	if loggerCache.l != nil && loggerCache.key == key {
+		return loggerCache.l
+	}
+	if err := config.CheckIdent(opt.Ident); err != nil && opt.Ident != "" {
+		fmt.Fprintf(os.Stderr, "nxmit: --log-ident: %v; using %s\n", err, logging.DefaultIdent)
+		opt.Ident = logging.DefaultIdent
+	}
+	l, err := logging.Open(opt)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nxmit: %v; logging to syslog instead\n", err)
+		opt.File = ""
+		l, _ = logging.Open(opt)
+	}
+	loggerCache.key, loggerCache.l = key, l
+	return l
+}
+
+// logStats records a pass's statistics in innxmit's formats, so innreport counts nxmit:
+// the stats and times lines at notice under the ident innxmit, nxmit's detail line at
+// info under the ident nxmit. With -v they are also printed on stderr.
+func (g *Globals) logStats(host string, st xmit.Stats) {
+	g.logStatsTo(host, st, nil)
+}
+
+// logStatsTo is logStats; the lines also go to w when it is not nil (innxmit -v prints
+// them on stdout).
+func (g *Globals) logStatsTo(host string, st xmit.Stats, w io.Writer) {
+	l := g.logger()
+	stats, times, detail := st.StatsLine(host), st.TimesLine(host), st.DetailLine(host)
+	l.Log(logging.Notice, stats)
+	l.Log(logging.Notice, times)
+	l.LogAs(detailIdent, logging.Info, detail)
+	if w != nil {
+		fmt.Fprintf(w, "%s\n%s\n", stats, times)
 	}
 	if g.Verbose {
-		for _, l := range lines {
-			fmt.Fprintln(os.Stderr, l)
+		fmt.Fprintf(os.Stderr, "%s\n%s\n%s\n", stats, times, detail)
+	}
+}
+
+// logSendError logs why a pass failed in the forms innreport recognizes:
+// "HOST connect failed ...", "HOST authenticate failed ...", "HOST ihave failed ...".
+// Errors of other kinds are not logged (they are on stderr).
+func (g *Globals) logSendError(host string, err error) {
+	if msg := failureLine(host, err); msg != "" {
+		pri := logging.Notice
+		if strings.Contains(msg, " authenticate failed ") {
+			pri = logging.Err
 		}
+		g.logger().Log(pri, msg)
 	}
 }
 
-func hostname() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "localhost"
+// failureLine renders err as innxmit's syslog line for it, or "".
+func failureLine(host string, err error) string {
+	var nerr *nntp.Error
+	hasReply := errors.As(err, &nerr)
+	var unreachable *xmit.UnreachableError
+	switch {
+	case hasReply && strings.HasPrefix(nerr.Op, "AUTHINFO"):
+		return fmt.Sprintf("%s authenticate failed %d %s", host, nerr.Reply.Code, nerr.Reply.Text)
+	case errors.As(err, &unreachable):
+		if hasReply {
+			// innreport tells "connect HOST 400 ..." (throttled, no space, load) from
+			// other failures.
+			return fmt.Sprintf("%s connect failed %d %s", host, nerr.Reply.Code, nerr.Reply.Text)
+		}
+		return fmt.Sprintf("%s connect failed %v", host, errors.Unwrap(unreachable))
+	case hasReply && (nerr.Reply.Code == 400 || nerr.Reply.Code == 403 || nerr.Reply.Code == 436 || nerr.Reply.Code == 480):
+		return fmt.Sprintf("%s ihave failed %d %s", host, nerr.Reply.Code, nerr.Reply.Text)
 	}
-	return h
+	return ""
 }
 
-// progress reports long interactive work. (Plain counter until the progress bar lands.)
-type progress struct{ done int64 }
+// progress shows long interactive work as a progress bar with rate and ETA on stderr,
+// only when stderr is a terminal: cron and scripts see nothing.
+type progress struct {
+	bar *progressbar.ProgressBar // nil: not shown
 
-func newProgress(g *Globals, what string, q batch.Queue) *progress { return &progress{} }
+	mu   sync.Mutex
+	done int64
+}
 
-func (p *progress) add(n int64) { p.done += n }
-func (p *progress) finish()     {}
+// progressOut is where bars are drawn; terminalCheck decides whether to draw them.
+// Tests replace both.
+var (
+	progressOut   io.Writer = os.Stderr
+	terminalCheck           = func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
+)
+
+// newProgress returns the progress of sending q's backlogs, counted in articles; the
+// total is estimated from the backlogs' sizes and a sample of their lines.
+func newProgress(g *Globals, what string, q batch.Queue) *progress {
+	if !terminalCheck() {
+		return &progress{}
+	}
+	files, err := q.Backlogs()
+	if err != nil || len(files) == 0 {
+		return &progress{}
+	}
+	var total int64
+	for _, f := range files {
+		total += estimateFile(f).Pending
+	}
+	return newCountProgress(what, total, "art")
+}
+
+// newCountProgress returns a bar counting to total items named unit (total <= 0:
+// unknown, a spinner), or a silent one when stderr is not a terminal.
+func newCountProgress(what string, total int64, unit string) *progress {
+	if !terminalCheck() {
+		return &progress{}
+	}
+	if total <= 0 {
+		total = -1
+	}
+	return &progress{bar: progressbar.NewOptions64(total, barOptions(what,
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+	)...)}
+}
+
+// newByteProgress returns a bar counting bytes (merge, filter over files).
+func newByteProgress(what string, total int64) *progress {
+	if !terminalCheck() {
+		return &progress{}
+	}
+	if total <= 0 {
+		total = -1
+	}
+	return &progress{bar: progressbar.NewOptions64(total, barOptions(what, progressbar.OptionShowBytes(true))...)}
+}
+
+func barOptions(what string, extra ...progressbar.Option) []progressbar.Option {
+	return append([]progressbar.Option{
+		progressbar.OptionSetWriter(progressOut),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200 * time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetRenderBlankState(true),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }),
+	}, extra...)
+}
+
+// add counts n more items done. It is safe to call from several goroutines.
+func (p *progress) add(n int64) {
+	if p == nil || p.bar == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	// The total is an estimate: never let the bar finish early.
+	if m := p.bar.GetMax64(); m > 0 && p.done >= m {
+		p.bar.ChangeMax64(p.done + p.done/20 + 1)
+	}
+	p.bar.Add64(n)
+}
+
+// warn prints a warning line above the bar (or plainly when there is none).
+func (p *progress) warn(msg string) {
+	if p == nil || p.bar == nil {
+		fmt.Fprintln(os.Stderr, msg)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	progressbar.Bprintln(p.bar, msg)
+}
+
+// finish completes the bar at what was actually done.
+func (p *progress) finish() {
+	if p == nil || p.bar == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar.GetMax64() > 0 {
+		p.bar.ChangeMax64(max(p.done, 1))
+		p.bar.Set64(max(p.done, 1))
+	}
+	p.bar.Finish()
+	p.bar = nil
+}

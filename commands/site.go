@@ -3,9 +3,12 @@ package commands
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
+	"nxmit/config"
 	"nxmit/nntp"
 	"nxmit/xmit"
 )
@@ -21,10 +24,62 @@ type PeerFlags struct {
 	NoStream       bool          `short:"s" help:"Do not try MODE STREAM; use IHAVE."`
 	ConnectTimeout time.Duration `help:"Time to connect and read the greeting (default 30s)." placeholder:"DUR"`
 	ReplyTimeout   time.Duration `help:"Time to wait for any reply (default 2m)." placeholder:"DUR"`
-	User           string        `help:"AUTHINFO user (default: from passwd.nntp if it lists the host)." placeholder:"USER"`
+	User           string        `help:"AUTHINFO user (default: the site's user in nxmit.conf, else passwd.nntp's entry for the host)." placeholder:"USER"`
 	Password       string        `help:"AUTHINFO password." placeholder:"PASS"`
 	MaxTime        time.Duration `short:"T" help:"Stop offering after this long; the rest stays queued." placeholder:"DUR"`
 	MaxArticles    int64         `help:"Stop after this many articles; the rest stays queued." placeholder:"N"`
+}
+
+// settings returns the flags given, as a configuration layer above the file's.
+func (f PeerFlags) settings() (config.Settings, error) {
+	var s config.Settings
+	set := func(flag, key, value string) error {
+		if err := s.Set(key, value, 0); err != nil {
+			return usagef("--%s: %v", flag, err)
+		}
+		return nil
+	}
+	type kv struct{ flag, key, value string }
+	var given []kv
+	if f.Host != "" {
+		given = append(given, kv{"host", "host", f.Host})
+	}
+	if f.Port != 0 {
+		given = append(given, kv{"port", "port", strconv.Itoa(f.Port)})
+	}
+	if f.Connections != 0 {
+		given = append(given, kv{"connections", "connections", strconv.Itoa(f.Connections)})
+	}
+	if f.Window != 0 {
+		given = append(given, kv{"window", "window", strconv.Itoa(f.Window)})
+	}
+	if f.Check != "" {
+		given = append(given, kv{"check", "check", f.Check})
+	}
+	if f.NoStream {
+		given = append(given, kv{"no-stream", "streaming", "no"})
+	}
+	if f.ConnectTimeout != 0 {
+		given = append(given, kv{"connect-timeout", "connect-timeout", f.ConnectTimeout.String()})
+	}
+	if f.ReplyTimeout != 0 {
+		given = append(given, kv{"reply-timeout", "reply-timeout", f.ReplyTimeout.String()})
+	}
+	if f.User != "" {
+		given = append(given, kv{"user", "user", f.User}, kv{"password", "password", f.Password})
+	}
+	if f.MaxTime != 0 {
+		given = append(given, kv{"max-time", "max-time", f.MaxTime.String()})
+	}
+	if f.MaxArticles != 0 {
+		given = append(given, kv{"max-articles", "max-articles", strconv.FormatInt(f.MaxArticles, 10)})
+	}
+	for _, g := range given {
+		if err := set(g.flag, g.key, g.value); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
 }
 
 // peer is a site's resolved transmission settings.
@@ -40,63 +95,59 @@ type peer struct {
 	User, Password string
 	MaxTime        time.Duration
 	MaxArticles    int64
+
+	// Settings holds everything resolved, the queue settings (compress, rotation,
+	// retry delay) included.
+	Settings config.Settings
 }
 
-// resolvePeer merges, by precedence, the command line, the site configuration file and the
-// built-in defaults.
+// resolvePeer merges, by precedence, the command line, the site's block and the
+// defaults block of the site configuration file, and the built-in defaults. AUTHINFO
+// credentials not given either way come from passwd.nntp, as for innxmit.
 func resolvePeer(g *Globals, site string, f PeerFlags) (peer, error) {
+	if err := config.SiteNameError(site); err != nil {
+		return peer{}, usagef("%v", err)
+	}
+	cmd, err := f.settings()
+	if err != nil {
+		return peer{}, err
+	}
+	conf, err := g.SiteConfig()
+	if err != nil {
+		return peer{}, err
+	}
+	s := conf.Resolve(site).Merge(cmd)
 	p := peer{
 		Site:           site,
-		Host:           site,
-		Port:           119,
-		Connections:    4,
-		Window:         128,
-		Check:          nntp.Adaptive,
-		ConnectTimeout: 30 * time.Second,
-		ReplyTimeout:   2 * time.Minute,
+		Host:           s.Host,
+		Port:           s.Port,
+		Connections:    s.Connections,
+		Window:         s.Window,
+		NoStream:       !s.Streaming,
+		ConnectTimeout: s.ConnectTimeout,
+		ReplyTimeout:   s.ReplyTimeout,
+		User:           s.User,
+		Password:       s.Password,
+		MaxTime:        s.MaxTime,
+		MaxArticles:    s.MaxArticles,
+		Settings:       s,
 	}
-	if f.Host != "" {
-		p.Host = f.Host
-	}
-	if f.Port != 0 {
-		p.Port = f.Port
-	}
-	if f.Connections != 0 {
-		p.Connections = f.Connections
-	}
-	if f.Window != 0 {
-		p.Window = f.Window
-	}
-	switch f.Check {
+	switch s.Check {
 	case "always":
 		p.Check = nntp.AlwaysCheck
 	case "never":
 		p.Check = nntp.NeverCheck
+	default:
+		p.Check = nntp.Adaptive
 	}
-	p.NoStream = p.NoStream || f.NoStream
-	if f.ConnectTimeout != 0 {
-		p.ConnectTimeout = f.ConnectTimeout
-	}
-	if f.ReplyTimeout != 0 {
-		p.ReplyTimeout = f.ReplyTimeout
-	}
-	if f.User != "" {
-		p.User, p.Password = f.User, f.Password
-	}
-	if f.MaxTime != 0 {
-		p.MaxTime = f.MaxTime
-	}
-	if f.MaxArticles != 0 {
-		p.MaxArticles = f.MaxArticles
-	}
-	if p.Port <= 0 || p.Port > 65535 {
-		return p, usagef("site %s: port %d out of range", site, p.Port)
-	}
-	if p.Connections < 1 || p.Connections > 64 {
-		return p, usagef("site %s: connections %d: want 1 to 64", site, p.Connections)
-	}
-	if p.Window < 1 || p.Window > 10000 {
-		return p, usagef("site %s: window %d: want 1 to 10000", site, p.Window)
+	if !s.IsSet("user") && !s.IsSet("password") {
+		cred, ok, err := g.passwdEntry(conf, p.Host)
+		if err != nil {
+			return p, err
+		}
+		if ok {
+			p.User, p.Password = cred.User, cred.Password
+		}
 	}
 	return p, nil
 }
@@ -117,4 +168,57 @@ func (p peer) sendOptions() xmit.Options {
 		MaxArticles: p.MaxArticles,
 		Command:     fmt.Sprintf("nxmit send %s", p.Site),
 	}
+}
+
+// siteConfigCache keeps the configuration file read once per process.
+var siteConfigCache struct {
+	sync.Mutex
+	key  string
+	conf *config.Config
+}
+
+// SiteConfig returns nxmit's site configuration: --config (or $NXMIT_CONFIG), which
+// must exist, else PATHETC/nxmit.conf, which may be absent (no sites configured).
+func (g *Globals) SiteConfig() (*config.Config, error) {
+	path, optional := g.Config, false
+	if path == "" {
+		conf, err := g.InnConf()
+		if err != nil {
+			return nil, fmt.Errorf("site configuration: %w (or give --config)", err)
+		}
+		path, optional = filepath.Join(conf.PathEtc, config.FileName), true
+	}
+	siteConfigCache.Lock()
+	defer siteConfigCache.Unlock()
+	if siteConfigCache.conf != nil && siteConfigCache.key == path {
+		return siteConfigCache.conf, nil
+	}
+	c, err := config.Load(path, optional)
+	if err != nil {
+		return nil, err
+	}
+	if c.Path == "" {
+		c.Path = path // absent: messages still say where it was looked for
+	}
+	siteConfigCache.key, siteConfigCache.conf = path, c
+	return c, nil
+}
+
+// passwdEntry looks host up in passwd.nntp (the file's "passwd" parameter, else
+// PATHETC/passwd.nntp). Without inn.conf there is no passwd.nntp to read.
+func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credential, bool, error) {
+	path := conf.Passwd
+	if path == "" {
+		ic, err := g.InnConf()
+		if err != nil {
+			return config.Credential{}, false, nil
+		}
+		path = filepath.Join(ic.PathEtc, config.PasswdFileName)
+	}
+	pw, err := config.LoadPasswd(path)
+	if err != nil {
+		return config.Credential{}, false, err
+	}
+	c, ok := pw.Lookup(host)
+	return c, ok, nil
 }

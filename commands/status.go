@@ -1,11 +1,668 @@
 package commands
 
-import "errors"
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
 
-// StatusCmd is the "status" subcommand. (Placeholder until its owner lands it.)
+	"nxmit/batch"
+	"nxmit/config"
+)
+
+// StatusCmd shows the queues of sites.
 type StatusCmd struct {
-	Args []string `arg:"" optional:"" help:"Arguments."`
+	Sites []string `arg:"" optional:"" name:"site" help:"Sites to show (default: the configured sites and every site with queue files)."`
+	JSON  bool     `help:"Print JSON for scripts (field names are stable; see the guide)."`
+	Files bool     `short:"l" help:"List every backlog and deferral file."`
 }
 
-// Run runs the subcommand.
-func (c *StatusCmd) Run(g *Globals) error { return errors.New("status: not implemented yet") }
+// Help is shown under the subcommand's usage.
+func (c *StatusCmd) Help() string {
+	return `For each site: the size of the feed file innd writes, an S.rotating left by a
+rotation in progress or interrupted, the backlogs (S.B.*) with an estimate of the
+articles they still hold and the age of the oldest, the deferral files (S.D.*, S.defer),
+who holds the site's locks (pid, command, since when), and anything unusual: a stale
+lock, a crashed pass's leftovers, deferrals past their retry delay, an old backlog.
+
+Article counts are estimates (marked ~) from the file sizes and a sample of lines; for
+zstd-compressed backlogs the sample is decompressed. Nothing is locked or changed.`
+}
+
+// Run prints the status.
+func (c *StatusCmd) Run(g *Globals) error {
+	dir, err := g.OutgoingDir()
+	if err != nil {
+		return err
+	}
+	conf, err := g.SiteConfig()
+	if err != nil {
+		return err
+	}
+	sites := c.Sites
+	if len(sites) == 0 {
+		if sites, err = discoverSites(dir, conf.SiteNames()); err != nil {
+			return err
+		}
+	}
+	for _, s := range sites {
+		if err := config.SiteNameError(s); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	now := time.Now()
+	rep := statusReport{Outgoing: dir, Config: conf.Path, Time: now, Sites: []siteStatus{}}
+	var pathRun string
+	if ic, err := g.InnConf(); err == nil {
+		pathRun = ic.PathRun
+	}
+	for _, s := range sites {
+		_, configured := conf.Site(s)
+		st, err := siteState(batch.Queue{Dir: dir, Site: s, OtherSites: otherSites(sites, s)}, conf.Resolve(s), configured, pathRun, now)
+		if err != nil {
+			return err
+		}
+		if !configured && len(conf.Sites) > 0 {
+			st.Notes = append(st.Notes, "not in "+conf.Path+": 'nxmit run' does not send it")
+		}
+		rep.Sites = append(rep.Sites, st)
+	}
+	if c.JSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.print(os.Stdout, c.Files)
+}
+
+// statusReport is status --json's document. Field names are part of nxmit's interface.
+type statusReport struct {
+	Outgoing string       `json:"outgoing"`
+	Config   string       `json:"config"`
+	Time     time.Time    `json:"time"`
+	Sites    []siteStatus `json:"sites"`
+}
+
+type siteStatus struct {
+	Site       string `json:"site"`
+	Configured bool   `json:"configured"`
+	Host       string `json:"host"`
+	Port       int    `json:"port"`
+
+	Feed     *fileStatus `json:"feed"`     // S, or null
+	Rotating *fileStatus `json:"rotating"` // S.rotating, or null
+	Defer    *fileStatus `json:"defer"`    // S.defer, or null
+
+	Backlogs        []fileStatus `json:"backlogs"`
+	BacklogBytes    int64        `json:"backlog_bytes"`
+	BacklogArticles int64        `json:"backlog_articles"` // estimate of lines still to send
+	Oldest          *time.Time   `json:"oldest"`           // creation of the oldest backlog
+	OldestAge       float64      `json:"oldest_age_seconds"`
+
+	Deferrals        []fileStatus `json:"deferrals"`
+	DeferredBytes    int64        `json:"deferred_bytes"`
+	DeferredArticles int64        `json:"deferred_articles"`
+	OldestDeferral   *time.Time   `json:"oldest_deferral"`
+
+	Locks []lockStatus `json:"locks"`
+	Notes []string     `json:"notes"`
+}
+
+type fileStatus struct {
+	Path       string    `json:"path"`
+	Size       int64     `json:"size"`
+	Modified   time.Time `json:"modified"`
+	Created    time.Time `json:"created,omitzero"`
+	Compressed bool      `json:"compressed,omitempty"`
+	Foreign    bool      `json:"foreign,omitempty"`
+	Lines      int64     `json:"lines,omitempty"`    // all lines, blanked ones included
+	Articles   int64     `json:"articles,omitempty"` // lines still to send
+	Exact      bool      `json:"exact,omitempty"`    // counted, not estimated
+}
+
+type lockStatus struct {
+	Kind    string    `json:"kind"` // "send", "queue", or "nntpsend" (INN's LOCK.SITE)
+	Path    string    `json:"path"`
+	Held    bool      `json:"held"`
+	Stale   bool      `json:"stale"` // the recorded holder is gone
+	PID     int       `json:"pid"`
+	Command string    `json:"command,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+	Host    string    `json:"host,omitempty"`
+}
+
+// nxmitName matches the queue file names nxmit makes, to find sites in the directory.
+var nxmitName = regexp.MustCompile(`^(.+)\.(?:[BD]\.[0-9a-f]{8}(?:\.zst)?|defer|rotating|send\.lock|queue\.lock)$`)
+
+// discoverSites returns the configured sites, then the others that have queue files.
+func discoverSites(dir string, configured []string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("outgoing directory: %w", err)
+	}
+	seen := map[string]bool{}
+	sites := append([]string(nil), configured...)
+	for _, s := range sites {
+		seen[s] = true
+	}
+	var found []string
+	for _, e := range entries {
+		m := nxmitName.FindStringSubmatch(e.Name())
+		if m == nil || seen[m[1]] {
+			continue
+		}
+		seen[m[1]] = true
+		found = append(found, m[1])
+	}
+	slices.Sort(found)
+	return append(sites, found...), nil
+}
+
+func otherSites(all []string, site string) []string {
+	var out []string
+	for _, s := range all {
+		if s != site {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// siteState gathers one site's status; it never locks or changes anything.
+func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string, now time.Time) (siteStatus, error) {
+	st := siteStatus{Site: q.Site, Configured: configured, Host: s.Host, Port: s.Port,
+		Backlogs: []fileStatus{}, Deferrals: []fileStatus{}, Locks: []lockStatus{}, Notes: []string{}}
+	note := func(format string, args ...any) { st.Notes = append(st.Notes, fmt.Sprintf(format, args...)) }
+
+	st.Feed = statFile(q.FeedPath())
+	st.Rotating = statFile(q.RotatingPath())
+	st.Defer = statFile(q.DeferPath())
+
+	backlogs, err := q.Backlogs()
+	if err != nil {
+		return st, err
+	}
+	for _, f := range backlogs {
+		fs := describeFile(f)
+		st.Backlogs = append(st.Backlogs, fs)
+		st.BacklogBytes += f.Size
+		st.BacklogArticles += fs.Articles
+		if !f.Created.IsZero() && (st.Oldest == nil || f.Created.Before(*st.Oldest)) {
+			t := f.Created
+			st.Oldest = &t
+		}
+		if f.Foreign {
+			note("%s: not named by nxmit; it is sent too (after the others)", filepath.Base(f.Path))
+		}
+	}
+	if st.Oldest != nil {
+		st.OldestAge = now.Sub(*st.Oldest).Seconds()
+	}
+	deferrals, err := q.Deferrals()
+	if err != nil {
+		return st, err
+	}
+	for _, f := range deferrals {
+		fs := describeFile(f)
+		st.Deferrals = append(st.Deferrals, fs)
+		st.DeferredBytes += f.Size
+		st.DeferredArticles += fs.Articles
+		if !f.Created.IsZero() && (st.OldestDeferral == nil || f.Created.Before(*st.OldestDeferral)) {
+			t := f.Created
+			st.OldestDeferral = &t
+		}
+	}
+
+	locks := map[string]lockStatus{}
+	for _, k := range []batch.LockKind{batch.SendLock, batch.QueueLock} {
+		if ls, ok := readLock(q.LockPath(k), strings.TrimSuffix(k.String(), " lock")); ok {
+			st.Locks = append(st.Locks, ls)
+			locks[ls.Kind] = ls
+		}
+	}
+	if pathRun != "" {
+		if ls, ok := readShlock(filepath.Join(pathRun, "LOCK."+q.Site)); ok {
+			st.Locks = append(st.Locks, ls)
+		}
+	}
+
+	// What an administrator should know about.
+	for _, l := range st.Locks {
+		if l.Stale {
+			note("%s lock %s names pid %d, which is gone: a crashed %s (the next run takes the lock)", l.Kind, filepath.Base(l.Path), l.PID, orWord(l.Command, "process"))
+		}
+	}
+	if st.Rotating != nil && !locks["queue"].Held {
+		note("%s exists: a rotation was interrupted; the next 'nxmit rotate %s' finishes it", filepath.Base(q.RotatingPath()), q.Site)
+	}
+	if st.Defer != nil && !locks["send"].Held {
+		note("%s exists with no send running: left by a crashed send; the next send or requeue closes it", filepath.Base(q.DeferPath()))
+	}
+	if st.OldestDeferral != nil && s.RetryDelay > 0 && now.Sub(*st.OldestDeferral) > 2*s.RetryDelay+10*time.Minute {
+		note("deferrals waiting for %s (retry delay %s): is requeue running ('nxmit run' does it)?", ago(now.Sub(*st.OldestDeferral)), s.RetryDelay)
+	}
+	if st.Oldest != nil && now.Sub(*st.Oldest) > 24*time.Hour {
+		note("the oldest backlog is %s old: is the peer %s reachable?", ago(now.Sub(*st.Oldest)), s.Host)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(q.Dir, globEscape(q.Site)+".[BD].*"+batch.TempSuffix))
+	for _, p := range leftovers {
+		if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > time.Hour {
+			note("%s: a temporary file from %s ago, left by a crash; it is never sent (remove it, or 'nxmit merge' it)", filepath.Base(p), ago(now.Sub(fi.ModTime())))
+		}
+	}
+	dones, _ := filepath.Glob(filepath.Join(q.Dir, globEscape(q.Site)+".B.*"+batch.ProgressSuffix))
+	for _, p := range dones {
+		if _, err := os.Stat(strings.TrimSuffix(p, batch.ProgressSuffix)); errors.Is(err, os.ErrNotExist) {
+			note("%s: progress file of a backlog that is gone (harmless; remove it)", filepath.Base(p))
+		}
+	}
+	return st, nil
+}
+
+func orWord(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
+}
+
+func statFile(path string) *fileStatus {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	return &fileStatus{Path: path, Size: fi.Size(), Modified: fi.ModTime()}
+}
+
+func describeFile(f batch.File) fileStatus {
+	fs := fileStatus{Path: f.Path, Size: f.Size, Created: f.Created, Compressed: f.Compressed, Foreign: f.Foreign}
+	if fi, err := os.Stat(f.Path); err == nil {
+		fs.Modified = fi.ModTime()
+	}
+	e := estimateFile(f)
+	fs.Lines, fs.Articles, fs.Exact = e.Lines, e.Pending, e.Exact
+	return fs
+}
+
+// readLock describes an nxmit lock file. The holder empties the file when it unlocks,
+// so a file with a holder whose process is gone was left by a crash.
+func readLock(path, kind string) (lockStatus, bool) {
+	h, err := batch.ReadHolder(path)
+	if err != nil || h.PID == 0 {
+		return lockStatus{}, false
+	}
+	ls := lockStatus{Kind: kind, Path: path, PID: h.PID, Command: h.Command, Since: h.Since, Host: h.Host}
+	host, _ := os.Hostname()
+	if h.Host != "" && h.Host != host {
+		ls.Held = true // another machine's process: cannot tell
+		return ls, true
+	}
+	ls.Held = processAlive(h.PID, h.Since)
+	ls.Stale = !ls.Held
+	return ls, true
+}
+
+// readShlock describes INN's shlock file LOCK.SITE (nntpsend's per-site lock).
+func readShlock(path string) (lockStatus, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return lockStatus{}, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return lockStatus{Kind: "nntpsend", Path: path, Stale: true}, true
+	}
+	ls := lockStatus{Kind: "nntpsend", Path: path, PID: pid, Command: procCommand(pid)}
+	ls.Held = processAlive(pid, time.Time{})
+	ls.Stale = !ls.Held
+	if fi, err := os.Stat(path); err == nil {
+		ls.Since = fi.ModTime()
+	}
+	return ls, true
+}
+
+// processAlive reports whether pid runs and, when since is known, started no later
+// than since (else the pid was reused by another process).
+func processAlive(pid int, since time.Time) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if since.IsZero() {
+		return true
+	}
+	start, ok := procStart(pid)
+	return !ok || !start.After(since.Add(2*time.Second))
+}
+
+// procStart returns when pid started, from /proc (Linux); ok is false elsewhere.
+func procStart(pid int) (time.Time, bool) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	// The command name (field 2) may contain spaces and parentheses; fields after
+	// the last ')' are plain. starttime is field 22, in clock ticks since boot.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	boot, ok := bootTime()
+	if !ok {
+		return time.Time{}, false
+	}
+	const hz = 100 // USER_HZ on every Linux architecture Go supports
+	return boot.Add(time.Duration(ticks) * time.Second / hz), true
+}
+
+func bootTime() (time.Time, bool) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "btime "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return time.Unix(n, 0), err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
+func procCommand(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+}
+
+// estimate is the number of lines of a queue file, counted or estimated.
+type estimate struct {
+	Lines   int64 // all lines
+	Pending int64 // lines not blanked (nor recorded done): articles still to send
+	Exact   bool
+}
+
+// Sampling bounds: a file this small is counted; a bigger one is sampled in windows
+// spread over it (blanking proceeds from the front, so one window would mislead).
+const (
+	countLimit   = 256 << 10
+	sampleWindow = 32 << 10
+	sampleCount  = 8
+	zstSample    = 1 << 20 // compressed bytes decompressed for an estimate
+)
+
+// estimateFile counts or estimates the lines of a queue file.
+func estimateFile(f batch.File) estimate {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return estimate{}
+	}
+	defer fh.Close()
+	if f.Compressed {
+		return estimateCompressed(fh, f)
+	}
+	if f.Size <= countLimit {
+		lines, pending, _ := countLines(fh)
+		return estimate{Lines: lines, Pending: pending, Exact: true}
+	}
+	var lines, pending, bytesIn int64
+	buf := make([]byte, sampleWindow)
+	for i := 0; i < sampleCount; i++ {
+		off := f.Size * int64(i) / sampleCount
+		n, _ := fh.ReadAt(buf, off)
+		w := buf[:n]
+		if off > 0 { // start at a line boundary
+			j := bytes.IndexByte(w, '\n')
+			if j < 0 {
+				continue
+			}
+			w = w[j+1:]
+		}
+		if j := bytes.LastIndexByte(w, '\n'); j >= 0 {
+			w = w[:j+1]
+		} else {
+			continue
+		}
+		l, p, _ := countLines(bytes.NewReader(w))
+		lines, pending, bytesIn = lines+l, pending+p, bytesIn+int64(len(w))
+	}
+	if lines == 0 || bytesIn == 0 {
+		return estimate{}
+	}
+	total := f.Size * lines / bytesIn
+	return estimate{Lines: total, Pending: total * pending / lines}
+}
+
+// countLines counts the lines of r and those that are not blank.
+func countLines(r io.Reader) (lines, pending int64, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	blank := true
+	for {
+		b, err := br.ReadSlice('\n')
+		for _, c := range b {
+			if c != ' ' && c != '\n' {
+				blank = false
+				break
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue // a long line: keep reading it
+		}
+		if len(b) > 0 && b[len(b)-1] == '\n' {
+			lines++
+			if !blank {
+				pending++
+			}
+			blank = true
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return lines, pending, err
+		}
+	}
+}
+
+// estimateCompressed decompresses a sample (or all) of a compressed backlog and scales
+// by the compressed bytes it took; lines its progress file records as done are not
+// pending.
+func estimateCompressed(fh *os.File, f batch.File) estimate {
+	lr := &io.LimitedReader{R: fh, N: zstSample}
+	sc := batch.NewScanner(lr, f.Path)
+	var lines int64
+	for sc.Scan() {
+		lines++
+	}
+	readAll := sc.Err() == nil && lr.N > 0
+	sc.Close()
+	e := estimate{Lines: lines, Exact: readAll}
+	if !readAll {
+		used := int64(zstSample) - lr.N
+		if used <= 0 || lines == 0 {
+			return estimate{}
+		}
+		e.Lines = f.Size * lines / used
+	}
+	e.Pending = e.Lines - progressDone(batch.ProgressPath(f.Path))
+	if e.Pending < 0 {
+		e.Pending = 0
+	}
+	return e
+}
+
+// progressDone reads how many lines a compressed backlog's progress file records as
+// done: the lines below "next", less the holes.
+func progressDone(path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	var next, holes int64
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "next "); ok {
+			next, _ = strconv.ParseInt(v, 10, 64)
+		} else if strings.HasPrefix(l, "hole ") {
+			holes++
+		}
+	}
+	if next <= 1 {
+		return 0
+	}
+	return next - 1 - holes
+}
+
+// print writes the human form: a table, then the notes and lock holders.
+func (r statusReport) print(w io.Writer, files bool) error {
+	if len(r.Sites) == 0 {
+		fmt.Fprintf(w, "No sites: none configured in %s and no queue files in %s.\n", orWord(r.Config, "nxmit.conf"), r.Outgoing)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tFEED\tBACKLOGS\tARTICLES\tOLDEST\tDEFERRED\tLOCKED")
+	for _, s := range r.Sites {
+		feed := "-"
+		if s.Feed != nil {
+			feed = humanBytes(s.Feed.Size)
+		}
+		if s.Rotating != nil {
+			feed += " +rotating"
+		}
+		backlogs := "0"
+		if len(s.Backlogs) > 0 {
+			backlogs = fmt.Sprintf("%d (%s)", len(s.Backlogs), humanBytes(s.BacklogBytes))
+		}
+		oldest := "-"
+		if s.Oldest != nil {
+			oldest = ago(time.Duration(s.OldestAge * float64(time.Second)))
+		}
+		deferred := "0"
+		if n := len(s.Deferrals); n > 0 || s.Defer != nil {
+			deferred = fmt.Sprintf("%d (~%s)", n, humanCount(s.DeferredArticles))
+			if s.Defer != nil {
+				deferred += " +open"
+			}
+		}
+		var locked []string
+		for _, l := range s.Locks {
+			if l.Held {
+				locked = append(locked, l.Kind)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, feed, backlogs, articles(s), oldest, deferred, orWord(strings.Join(locked, ","), "-"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range r.Sites {
+		for _, l := range s.Locks {
+			if l.Held {
+				since := ""
+				if !l.Since.IsZero() {
+					since = fmt.Sprintf(" since %s (%s ago)", l.Since.Local().Format("Jan _2 15:04:05"), ago(r.Time.Sub(l.Since)))
+				}
+				fmt.Fprintf(w, "%s: %s lock held by pid %d (%s)%s\n", s.Site, l.Kind, l.PID, orWord(l.Command, "unknown command"), since)
+			}
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "%s: %s\n", s.Site, n)
+		}
+		if files {
+			for _, f := range append(append([]fileStatus(nil), s.Backlogs...), s.Deferrals...) {
+				kind := ""
+				if f.Compressed {
+					kind = ", compressed"
+				}
+				count := "~" + humanCount(f.Articles)
+				if f.Exact {
+					count = strconv.FormatInt(f.Articles, 10)
+				}
+				fmt.Fprintf(w, "%s: %s: %s, %s articles%s, created %s\n", s.Site, filepath.Base(f.Path), humanBytes(f.Size), count, kind, f.Created.Local().Format("Jan _2 15:04:05"))
+			}
+		}
+	}
+	return nil
+}
+
+func articles(s siteStatus) string {
+	exact := true
+	for _, f := range s.Backlogs {
+		exact = exact && f.Exact
+	}
+	if exact {
+		return strconv.FormatInt(s.BacklogArticles, 10)
+	}
+	return "~" + humanCount(s.BacklogArticles)
+}
+
+// humanBytes writes a size with powers of 1024, as ls -h does.
+func humanBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	f, units := float64(n), "KMGTPE"
+	i := -1
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if f < 10 {
+		return fmt.Sprintf("%.1f%c", f, units[i])
+	}
+	return fmt.Sprintf("%.0f%c", f, units[i])
+}
+
+// humanCount writes an estimated count with two or three significant digits.
+func humanCount(n int64) string {
+	switch {
+	case n < 10000:
+		return strconv.FormatInt(n, 10)
+	case n < 1000000:
+		return fmt.Sprintf("%dk", (n+500)/1000)
+	default:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	}
+}
+
+// ago writes a duration briefly: 45s, 12m, 3h05m, 2d4h.
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
