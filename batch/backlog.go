@@ -89,13 +89,9 @@ type Backlog struct {
 	dirty       bool // changed since the last Sync
 	stats       Stats
 
-	// A compressed file's resumed checkpoint: lines below resumeNext
-	// except resumeHoles[holeIdx:] are done.
-	resumeNext  int
-	resumeHoles []int
-	holeIdx     int
-	ident       fileIdent
-	warning     error
+	resume  resumePoint // a compressed file's checkpoint when opened
+	ident   fileIdent
+	warning error
 
 	syncMu sync.Mutex // one checkpoint write at a time
 }
@@ -138,10 +134,11 @@ func OpenBacklog(path string) (*Backlog, error) {
 			f.Close()
 			return nil, fmt.Errorf("open backlog: %w", err)
 		}
-		b.ident = fileIdent{size: info.Size(), mtime: info.ModTime().UnixNano()}
-		if err := b.loadProgress(); err != nil {
+		b.ident = identOf(info)
+		b.resume, b.warning, err = loadResume(path, info)
+		if err != nil {
 			f.Close()
-			return nil, err
+			return nil, fmt.Errorf("open backlog: %w", err)
 		}
 	}
 	return b, nil
@@ -188,7 +185,7 @@ func (b *Backlog) Next() (Record, error) {
 		switch {
 		case errors.Is(rec.Err, ErrBlank):
 			b.stats.Blank++
-		case b.resumedDone(n):
+		case b.resume.done(n):
 			b.stats.Resumed++
 		case rec.Err != nil:
 			b.stats.Malformed++
@@ -209,23 +206,6 @@ func (b *Backlog) Next() (Record, error) {
 	b.eof = true
 	b.mu.Unlock()
 	return Record{}, io.EOF
-}
-
-// resumedDone reports whether line n is done according to the checkpoint
-// the file was opened with. Lines arrive in order, so the holes are walked
-// once. Called with b.mu held.
-func (b *Backlog) resumedDone(n int) bool {
-	if n >= b.resumeNext {
-		return false
-	}
-	for b.holeIdx < len(b.resumeHoles) && b.resumeHoles[b.holeIdx] < n {
-		b.holeIdx++
-	}
-	if b.holeIdx < len(b.resumeHoles) && b.resumeHoles[b.holeIdx] == n {
-		b.holeIdx++
-		return false
-	}
-	return true
 }
 
 // Done records that rec's line is finished: blanked in place in a plain
@@ -322,13 +302,14 @@ const progressMagic = "nxmit-progress 1"
 
 // checkpointLocked encodes the progress. Called with b.mu held.
 func (b *Backlog) checkpointLocked() []byte {
-	next := max(b.next, b.resumeNext)
-	holes := make([]int, 0, len(b.outstanding)+len(b.resumeHoles)-b.holeIdx)
+	next := max(b.next, b.resume.next)
+	pending := b.resume.pending()
+	holes := make([]int, 0, len(b.outstanding)+len(pending))
 	for n := range b.outstanding {
 		holes = append(holes, n)
 	}
 	// Holes of the old checkpoint not reached yet stay holes.
-	holes = append(holes, b.resumeHoles[b.holeIdx:]...)
+	holes = append(holes, pending...)
 	slices.Sort(holes)
 	holes = slices.Compact(holes)
 
@@ -343,27 +324,62 @@ func (b *Backlog) checkpointLocked() []byte {
 	return buf.Bytes()
 }
 
-// loadProgress reads the checkpoint of a compressed backlog, if any.
-func (b *Backlog) loadProgress() error {
-	p := ProgressPath(b.path)
+// A resumePoint is the progress of a compressed backlog recorded by its
+// checkpoint file: every line below next is done, except the holes. Lines
+// are tested in increasing order, so the holes are walked once.
+type resumePoint struct {
+	next  int
+	holes []int // sorted
+	idx   int   // holes[:idx] are behind the reader
+}
+
+// done reports whether line n, the next line read (numbers increase from
+// call to call), is recorded as done.
+func (r *resumePoint) done(n int) bool {
+	if n >= r.next {
+		return false
+	}
+	for r.idx < len(r.holes) && r.holes[r.idx] < n {
+		r.idx++
+	}
+	if r.idx < len(r.holes) && r.holes[r.idx] == n {
+		r.idx++
+		return false
+	}
+	return true
+}
+
+// pending returns the holes the reader has not reached yet.
+func (r *resumePoint) pending() []int { return r.holes[r.idx:] }
+
+func identOf(info os.FileInfo) fileIdent {
+	return fileIdent{size: info.Size(), mtime: info.ModTime().UnixNano()}
+}
+
+// loadResume reads the checkpoint file of the compressed backlog at path,
+// whose current version info describes. No checkpoint file means nothing is
+// done. A checkpoint that cannot be used (corrupt, or written for another
+// version of the file) is ignored, and warning says why: every line is then
+// offered again, which is safe. Err is for a checkpoint that exists but
+// cannot be read.
+func loadResume(path string, info os.FileInfo) (r resumePoint, warning, err error) {
+	p := ProgressPath(path)
 	f, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return resumePoint{}, nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("open backlog %s: progress: %w", b.path, err)
+		return resumePoint{}, nil, fmt.Errorf("progress of %s: %w", path, err)
 	}
 	defer f.Close()
 	next, holes, ident, err := parseProgress(f)
 	switch {
 	case err != nil:
-		b.warning = fmt.Errorf("backlog %s: ignoring progress file %s: %w", b.path, p, err)
-	case ident != b.ident:
-		b.warning = fmt.Errorf("backlog %s: ignoring progress file %s: it is for another version of the file (size/mtime differ)", b.path, p)
-	default:
-		b.resumeNext, b.resumeHoles = next, holes
+		return resumePoint{}, fmt.Errorf("backlog %s: ignoring progress file %s: %w", path, p, err), nil
+	case ident != identOf(info):
+		return resumePoint{}, fmt.Errorf("backlog %s: ignoring progress file %s: it is for another version of the file (size/mtime differ)", path, p), nil
 	}
-	return nil
+	return resumePoint{next: next, holes: holes}, nil, nil
 }
 
 func parseProgress(r io.Reader) (next int, holes []int, ident fileIdent, err error) {
