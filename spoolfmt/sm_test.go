@@ -3,7 +3,9 @@ package spoolfmt
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
+	"testing/iotest"
 	"testing"
 )
 
@@ -56,6 +58,9 @@ func TestSMSpools(t *testing.T) {
 				if _, ok := s.Arrival(tok); !ok {
 					t.Fatalf("Arrival(%s) unknown", tok)
 				}
+				if i%10 == 0 {
+					checkOpen(t, s, tok, a)
+				}
 			}
 			// Cancel a few articles with sm -d: they become missing.
 			for _, i := range []int{1, 5, 17} {
@@ -68,6 +73,9 @@ func TestSMSpools(t *testing.T) {
 				}
 				if ok, err := s.Exists(toks[i]); ok || err != nil {
 					t.Fatalf("Exists(cancelled %s) = %v, %v", toks[i], ok, err)
+				}
+				if _, err := s.Open(toks[i]); !errors.Is(err, ErrMissing) {
+					t.Fatalf("Open(cancelled %s): %v", toks[i], err)
 				}
 			}
 			if _, err := s.Retrieve(toks[2], nil); err != nil {
@@ -105,6 +113,40 @@ func TestCNFSWrap(t *testing.T) {
 			if i == 0 {
 				t.Logf("first article: %v", err)
 			}
+		}
+	}
+}
+
+// checkOpen reads tok with Open, in small and large reads, and with
+// WriteTo, and compares with want.
+func checkOpen(t testing.TB, s *Store, tok Token, want []byte) {
+	t.Helper()
+	for _, mode := range []string{"one-byte", "readall", "writeto"} {
+		r, err := s.Open(tok)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", tok, err)
+		}
+		var got []byte
+		switch mode {
+		case "one-byte":
+			if len(want) > 200000 {
+				r.Close()
+				continue
+			}
+			got, err = io.ReadAll(iotest.OneByteReader(r))
+		case "readall":
+			got, err = io.ReadAll(r)
+		case "writeto":
+			var b bytes.Buffer
+			_, err = r.WriteTo(&b)
+			got = b.Bytes()
+		}
+		if sz := r.Size(); sz != -1 && sz != int64(len(want)) {
+			t.Fatalf("Open(%s).Size() = %d, want %d", tok, sz, len(want))
+		}
+		r.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Open(%s) %s: %d bytes, %v; want %d bytes", tok, mode, len(got), err, len(want))
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -74,13 +75,27 @@ func TestRetrieveFile(t *testing.T) {
 		if err != nil || string(got) != tt.want {
 			t.Fatalf("RetrieveFile(%s) = %d bytes, %v", tt.path, len(got), err)
 		}
+		r, err := s.OpenFile(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(r)
+		r.Close()
+		if err != nil || string(got) != tt.want {
+			t.Fatalf("OpenFile(%s) = %d bytes, %v", tt.path, len(got), err)
+		}
 	}
 	if _, err := s.RetrieveFile("lab/test/99", nil); !errors.Is(err, ErrMissing) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := s.OpenFile("lab/test/99"); !errors.Is(err, ErrMissing) {
 		t.Fatalf("missing file: %v", err)
 	}
 	_, err := s.RetrieveFile("lab/test/4", nil)
 	wantReadError(t, err, filepath.Join(arts, "lab/test/4"), true)
 	_, err = s.RetrieveFile("lab/test/5", nil)
+	wantReadError(t, err, filepath.Join(arts, "lab/test/5"), true)
+	_, err = s.OpenFile("lab/test/5")
 	wantReadError(t, err, filepath.Join(arts, "lab/test/5"), true)
 	_, err = s.RetrieveFile("lab", nil)
 	wantReadError(t, err, filepath.Join(arts, "lab"), false)
@@ -121,6 +136,8 @@ func TestTimehashTruncated(t *testing.T) {
 	fi, _ := os.Stat(p)
 	os.Truncate(p, fi.Size()-2)
 	_, err := s.Retrieve(toks[1], nil)
+	wantReadError(t, err, p, true)
+	_, err = s.Open(toks[1])
 	wantReadError(t, err, p, true)
 	if ok, err := s.Exists(toks[1]); !ok || err != nil {
 		t.Fatalf("Exists = %v, %v", ok, err)
