@@ -5,8 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
-	"testing/iotest"
 	"testing"
+	"testing/iotest"
 )
 
 // TestSMSpools stores generated articles with INN's sm into each method and
