@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -47,8 +46,8 @@ type Settings struct {
 	MaxTime        time.Duration // a send pass stops offering after this (0: no limit)
 	MaxArticles    int64         // a send pass stops after this many articles (0: no limit)
 	Compress       bool          // write new backlogs zstd-compressed
-	RotateSize     int64         // rotate the feed file once it has this many bytes (0: any)
-	RotateAge      time.Duration // ... or once it is this old (0: any)
+	RotateMinSize  int64         // rotate the feed file once it has this many bytes
+	RotateMaxAge   time.Duration // ... or once it is this old (both 0: whenever not empty)
 	RetryDelay     time.Duration // deferrals wait this long before requeue
 
 	set   uint32         // bit i: siteKeys[i] given
@@ -120,8 +119,8 @@ func Builtin() Settings {
 		{"max-time", "0"},
 		{"max-articles", "0"},
 		{"compress", "no"},
-		{"rotate-size", "0"},
-		{"rotate-age", "0"},
+		{"rotate-min-size", "10m"},
+		{"rotate-max-age", "4m"},
 		{"retry-delay", "10m"},
 	} {
 		if err := s.Set(kv[0], kv[1], 0); err != nil {
@@ -147,6 +146,9 @@ type Config struct {
 	Passwd         string        // passwd.nntp path ("" : PATHETC/passwd.nntp)
 	LogIdent       string        // syslog ident of statistics ("" : innxmit)
 	LogFile        string        // statistics file instead of syslog ("" : syslog)
+	Flush          string        // how rotation flushes innd: "ctlinnd" or "icc" ("" : ctlinnd)
+	Ctlinnd        string        // the ctlinnd program ("" : PATHBIN/ctlinnd)
+	FlushTimeout   time.Duration // wait for innd's answer to a flush (0 : 30s)
 
 	Defaults Settings
 	Sites    []*Site // in file order
@@ -267,17 +269,4 @@ func SiteNameError(name string) error {
 		return fmt.Errorf("invalid site name %q: contains %q", name, name[i])
 	}
 	return nil
-}
-
-// sortedKeys lists the keys of both tables, for completion and documentation.
-func sortedKeys() []string {
-	var ks []string
-	for _, k := range globalKeys {
-		ks = append(ks, k.name)
-	}
-	for _, k := range siteKeys {
-		ks = append(ks, k.name)
-	}
-	slices.Sort(ks)
-	return slices.Compact(ks)
 }

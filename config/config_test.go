@@ -52,7 +52,7 @@ func TestParseSample(t *testing.T) {
 		Host: "news.hub.example", Port: 433, Connections: 8, Window: 256, Check: "adaptive",
 		Streaming: true, ConnectTimeout: 30 * time.Second, ReplyTimeout: 2 * time.Minute,
 		User: "feeder", Password: `s3cret; "really" # not a comment`, MaxTime: 10 * time.Minute,
-		Compress: true, RetryDelay: 10 * time.Minute,
+		Compress: true, RetryDelay: 10 * time.Minute, RotateMinSize: 10 << 20, RotateMaxAge: 4 * time.Minute,
 	}
 	if !sameValues(hub, want) {
 		t.Errorf("hub:\n got %+v\nwant %+v", hub, want)
@@ -93,7 +93,7 @@ func TestParseForms(t *testing.T) {
 		{"close brace after value", "site a { port: 3 }", func(c *Config) bool { return c.Resolve("a").Port == 3 }},
 		{"no final newline", "max-time: 1h30m", func(c *Config) bool { return c.MaxTime == 90*time.Minute }},
 		{"ipv6 host", "site a { host: 2001:db8::1 }", func(c *Config) bool { return c.Resolve("a").Host == "2001:db8::1" }},
-		{"size suffix", "site a { rotate-size: 20m }", func(c *Config) bool { return c.Resolve("a").RotateSize == 20<<20 }},
+		{"size suffix", "site a { rotate-min-size: 20m }", func(c *Config) bool { return c.Resolve("a").RotateMinSize == 20<<20 }},
 		{"bool on", "site a { compress: on }", func(c *Config) bool { return c.Resolve("a").Compress }},
 		{"seconds", "site a { reply-timeout: 600 }", func(c *Config) bool { return c.Resolve("a").ReplyTimeout == 10*time.Minute }},
 		{"empty password", `site a { password: "" }`, func(c *Config) bool { s := c.Resolve("a"); return s.IsSet("password") && s.Password == "" }},
@@ -137,7 +137,8 @@ func TestParseErrors(t *testing.T) {
 		{"site a { reply-timeout: -5s }", "f:1: reply-timeout: -5s is negative"},
 		{"site a { max-time: soon }", "f:1: max-time: \"soon\" is not a duration"},
 		{"site a { compress: maybe }", "f:1: compress: \"maybe\" is not a boolean"},
-		{"site a { rotate-size: 9999999999999g }", "f:1: rotate-size: 9999999999999g is too large"},
+		{"site a { rotate-min-size: 9999999999999g }", "f:1: rotate-min-size: 9999999999999g is too large"},
+		{"flush: maybe", "f:1: flush: \"maybe\": want ctlinnd or icc"},
 		{"log-ident: \"in nxmit\"", "f:1: log-ident: invalid syslog ident"},
 		{"site a { max-connections: 3 }", "f:1: max-connections is a global parameter"},
 		{"site a {\n password: \"abc\n}", "f:2: no closing quote"},
@@ -179,7 +180,8 @@ func TestFormatRoundTrip(t *testing.T) {
 
 func equalConfigs(a, b *Config) bool {
 	if a.MaxConnections != b.MaxConnections || a.MaxTime != b.MaxTime || a.Passwd != b.Passwd ||
-		a.LogIdent != b.LogIdent || a.LogFile != b.LogFile || a.set != b.set {
+		a.LogIdent != b.LogIdent || a.LogFile != b.LogFile || a.Flush != b.Flush || a.Ctlinnd != b.Ctlinnd ||
+		a.FlushTimeout != b.FlushTimeout || a.set != b.set {
 		return false
 	}
 	if !sameValues(a.Defaults, b.Defaults) || a.Defaults.set != b.Defaults.set || len(a.Sites) != len(b.Sites) {

@@ -57,6 +57,9 @@
 //	passwd           the passwd.nntp file for AUTHINFO (default PATHETC/passwd.nntp)
 //	log-ident        syslog ident of the statistics (default innxmit, which innreport counts)
 //	log-file         append statistics to this file instead of syslog
+//	flush            how rotation makes innd flush a feed: ctlinnd (default) or icc
+//	ctlinnd          the ctlinnd program (default PATHBIN/ctlinnd)
+//	flush-timeout    how long to wait for innd's answer to a flush (default 30s)
 //
 // # Site parameters (in "defaults" or "site NAME")
 //
@@ -72,8 +75,8 @@
 //	max-time         a send pass stops offering after this long (default none)
 //	max-articles     a send pass stops after this many articles (default none)
 //	compress         write new backlogs zstd-compressed (default no)
-//	rotate-size      rotate the feed file once it is this big (default: whenever non-empty)
-//	rotate-age       ... or once its first line is this old (default: whenever non-empty)
+//	rotate-min-size  rotate the feed file once it is this big (default 10m)
+//	rotate-max-age   ... or once it is this old (default 4m; both 0: whenever not empty)
 //	retry-delay      deferred articles wait this long before they are requeued (default 10m)
 //
 // Precedence, highest first: the command line, the site block, the defaults block, the

@@ -33,8 +33,8 @@ var siteKeys = []siteKey{
 	durKey("max-time", func(s *Settings) *time.Duration { return &s.MaxTime }, false),
 	int64Key("max-articles", func(s *Settings) *int64 { return &s.MaxArticles }, false),
 	boolKey("compress", func(s *Settings) *bool { return &s.Compress }),
-	int64Key("rotate-size", func(s *Settings) *int64 { return &s.RotateSize }, true),
-	durKey("rotate-age", func(s *Settings) *time.Duration { return &s.RotateAge }, false),
+	int64Key("rotate-min-size", func(s *Settings) *int64 { return &s.RotateMinSize }, true),
+	durKey("rotate-max-age", func(s *Settings) *time.Duration { return &s.RotateMaxAge }, false),
 	durKey("retry-delay", func(s *Settings) *time.Duration { return &s.RetryDelay }, false),
 }
 
@@ -76,6 +76,24 @@ var globalKeys = []globalKey{
 		c.LogFile = v
 		return checkNonEmpty(v)
 	}, func(c *Config) string { return c.LogFile }},
+	{"flush", func(c *Config, v string) error {
+		if v != "ctlinnd" && v != "icc" {
+			return fmt.Errorf("%q: want ctlinnd or icc", v)
+		}
+		c.Flush = v
+		return nil
+	}, func(c *Config) string { return c.Flush }},
+	{"ctlinnd", func(c *Config, v string) error {
+		c.Ctlinnd = v
+		return checkNonEmpty(v)
+	}, func(c *Config) string { return c.Ctlinnd }},
+	{"flush-timeout", func(c *Config, v string) (err error) {
+		c.FlushTimeout, err = ParseDuration(v)
+		if err == nil && c.FlushTimeout == 0 {
+			err = errors.New("must be more than 0")
+		}
+		return err
+	}, func(c *Config) string { return formatDuration(c.FlushTimeout) }},
 }
 
 func globalKeyIndex(name string) int {
