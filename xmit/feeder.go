@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"nxmit/batch"
 	"nxmit/nntp"
@@ -108,9 +109,10 @@ func (f *feeder) nextLine() (*pending, bool) {
 		}
 		p := &pending{bl: f.cur, rec: rec}
 		if rec.Err != nil {
+			// Reported and counted; the line stays as it is and does not keep the
+			// file from finishing.
 			f.warn("%v", rec.Err)
 			f.stats.Malformed++
-			f.finish(p)
 			continue
 		}
 		if p.rec.Line.MessageID == "" && !f.fillMessageID(p) {
@@ -157,6 +159,9 @@ func (f *feeder) openNext() bool {
 			}
 			f.warn("%v (skipped for this pass)", err)
 			continue
+		}
+		if w := b.Warning(); w != nil {
+			f.warn("%s: %v", file.Path, w)
 		}
 		f.cur = &backlog{file: file, b: b}
 		f.open = append(f.open, f.cur)
@@ -300,12 +305,33 @@ func (f *feeder) maybeRemove(bl *backlog) {
 	}
 }
 
+// sync makes the progress so far durable: deferrals first, then the blanks and
+// checkpoints that refer to them.
+func (f *feeder) sync() {
+	// Under the lock, so that no backlog is removed while it is being synced; once a
+	// second, this is cheap.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.defers.Sync(); err != nil {
+		f.warn("%s: sync: %v", f.opt.Queue.DeferPath(), err)
+		return
+	}
+	for _, bl := range f.open {
+		if err := bl.b.Sync(); err != nil {
+			f.warn("%s: sync: %v", bl.file.Path, err)
+		}
+	}
+}
+
 // close ends the pass on the files: unfinished backlogs keep their remaining lines.
 func (f *feeder) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var errs []error
 	f.stats.Unsent += int64(len(f.pending))
+	if err := f.defers.Sync(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, bl := range f.open {
 		if err := bl.b.Sync(); err != nil {
 			errs = append(errs, err)
@@ -322,5 +348,29 @@ func (f *feeder) close() error {
 func (f *feeder) workLeft() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.fatal == nil && (len(f.retry) > 0 || !f.drained)
+	limited := f.opt.MaxArticles > 0 && f.taken >= f.opt.MaxArticles
+	return f.fatal == nil && (len(f.retry) > 0 || !f.drained && !limited)
+}
+
+// syncEvery syncs the progress at each interval until the returned function is called,
+// so that a compressed backlog's checkpoint never lags far behind and a power loss
+// re-offers little.
+func (f *feeder) syncEvery(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f.sync()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

@@ -162,7 +162,9 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 
 	f := newFeeder(&opt, files, defers)
 	s := &sender{opt: &opt, feeder: f}
+	stopSync := f.syncEvery(time.Second)
 	err := s.run(ctx)
+	stopSync()
 
 	if cerr := f.close(); cerr != nil && err == nil {
 		err = cerr
