@@ -8,10 +8,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
+
+// TimeProgram is GNU time (Debian package "time"). Measure runs programs under it when it
+// exists, for their peak RSS: Go starts children with clone(CLONE_VM|CLONE_VFORK), and
+// the kernel then charges the parent's peak RSS to the child at exec, so wait4's
+// ru_maxrss of a child of a big Go process is the parent's, not the child's. GNU time
+// fork()s from its own small image and reports its child's own figure.
+var TimeProgram = "/usr/bin/time"
 
 // Usage is what the kernel reports about one finished child process.
 type Usage struct {
@@ -19,6 +29,9 @@ type Usage struct {
 	User, Sys time.Duration // CPU time of the process (and of its waited-for children)
 	MaxRSSKiB int64         // peak resident set size, in KiB (Linux ru_maxrss)
 	ExitCode  int
+	// RSSExact is false when MaxRSSKiB comes from this process's own wait4 (no
+	// TimeProgram): then it is at least this process's own peak RSS.
+	RSSExact bool
 }
 
 // CPU returns user plus system time.
@@ -46,6 +59,26 @@ func (o Output) Combined() []byte {
 // and Stderr must be unset: they are captured.
 func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
 	var out Output
+	if cmd.Err != nil {
+		return out, cmd.Err
+	}
+	rssFile := ""
+	if _, err := os.Stat(TimeProgram); err == nil {
+		f, err := os.CreateTemp("", "bench-rss-")
+		if err != nil {
+			return out, err
+		}
+		rssFile = f.Name()
+		f.Close()
+		defer os.Remove(rssFile)
+		cmd.Args = append([]string{TimeProgram, "-f", "%M", "-o", rssFile, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = TimeProgram
+	}
+	// A process group of its own, so that a kill reaches the program under the wrapper.
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if cmd.WaitDelay == 0 {
@@ -61,7 +94,7 @@ func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			cmd.Process.Kill()
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		case <-done:
 		}
 	}()
@@ -78,6 +111,13 @@ func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
 		out.MaxRSSKiB = ru.Maxrss
 	}
 	out.ExitCode = cmd.ProcessState.ExitCode()
+	if rssFile != "" && ctx.Err() == nil {
+		kib, err := readTimeRSS(rssFile)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", TimeProgram, err)
+		}
+		out.MaxRSSKiB, out.RSSExact = kib, true
+	}
 	if ctx.Err() != nil {
 		return out, fmt.Errorf("%s: %w", cmd.Path, ctx.Err())
 	}
@@ -85,4 +125,20 @@ func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
 		return out, fmt.Errorf("%s: %v", cmd.Path, cmd.ProcessState)
 	}
 	return out, nil
+}
+
+// readTimeRSS reads the "%M" figure GNU time wrote: the last line (a line before it says
+// "Command exited with non-zero status N" when the program failed).
+func readTimeRSS(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	n, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("peak RSS: unexpected output %q", b)
+	}
+	return n, nil
 }

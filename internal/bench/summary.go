@@ -76,7 +76,7 @@ type Row struct {
 	Runs              int
 
 	ArticlesPerSec, WallArticlesPerSec, MBPerSec, CPUPer1000, RSSMB float64
-	Elapsed                                                          float64 // seconds
+	Elapsed                                                         float64 // seconds
 
 	// Ratios program/baseline of the medians.
 	RatioRate, RatioWallRate, RatioMB, RatioCPU, RatioRSS float64
@@ -113,7 +113,7 @@ func Summarize(samples []Sample, baseline string) []Row {
 			WallArticlesPerSec: med(ss, Sample.WallArticlesPerSec),
 			MBPerSec:           med(ss, Sample.MBPerSec),
 			CPUPer1000:         med(ss, Sample.CPUPer1000),
-			RSSMB:             med(ss, Sample.RSSMB),
+			RSSMB:              med(ss, Sample.RSSMB),
 			Elapsed:            med(ss, func(s Sample) float64 { return s.Elapsed.Seconds() }),
 		})
 	}

@@ -106,3 +106,25 @@ func TestMeasure(t *testing.T) {
 		t.Error("a program killed by its context gave no error")
 	}
 }
+
+// TestMeasureRSSIsTheChilds checks that a big parent does not lend its peak RSS to the
+// child it measures (see TimeProgram).
+func TestMeasureRSSIsTheChilds(t *testing.T) {
+	if _, err := exec.LookPath(TimeProgram); err != nil {
+		t.Skip("no GNU time: peak RSS of children is not exact here")
+	}
+	big := make([]byte, 200<<20)
+	for i := range big {
+		big[i] = 1
+	}
+	out, err := Measure(context.Background(), exec.Command("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.RSSExact || out.MaxRSSKiB <= 0 || out.MaxRSSKiB > 50<<10 {
+		t.Errorf("peak RSS of true: %d KiB (exact %v), want a few MiB", out.MaxRSSKiB, out.RSSExact)
+	}
+	if big[len(big)-1] != 1 {
+		t.Fatal("unreachable")
+	}
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"nxmit/internal/bench"
+	"nxmit/internal/innlab"
+)
+
+// Scenario names, for -only. "queue" is the queue-tool measurements.
+var allScenarios = []string{"sink-small", "sink-mixed", "delay-small", "delay-mixed", "innd-small", "innd-mixed", "queue"}
+
+// batchSet is one batch of the sender's feed-file lines, and what is in it.
+type batchSet struct {
+	name     string   // "mixed" or "small"
+	label    string   // for the table
+	path     string   // the lines, "@TOKEN@ <mid>\n"
+	lines    int      // number of lines
+	mids     []string // their message-ids, to check a receiver
+	rawBytes int64    // native article bytes injected
+}
+
+type peerKind int
+
+const (
+	peerSink peerKind = iota
+	peerDelay
+	peerInnd
+)
+
+type scenario struct {
+	name  string
+	batch *batchSet
+	peer  peerKind
+	title string
+}
+
+// lab is the sending innd with its two batches and the sink peers.
+type lab struct {
+	c      *config
+	work   string
+	sender *innlab.Instance
+	mixed  *batchSet
+	small  *batchSet
+	sink   *sinkProc // answers at once
+	delay  *sinkProc // answers each command c.delay after it arrived
+	recvN  int       // receivers started, for directory names
+	news   owner
+	// profiled is set by profiles(): the CPU profiles' top lines, for the report.
+	profiled []profileResult
+}
+
+func newLab(ctx context.Context, c *config, work string) (*lab, error) {
+	l := &lab{c: c, work: work}
+	var err error
+	if l.news, err = lookupNews(); err != nil {
+		return nil, err
+	}
+	needMixed := c.articles > 0 && (c.want("sink-mixed") || c.want("delay-mixed") || c.want("innd-mixed"))
+	needSmall := c.small > 0 && (c.want("sink-small") || c.want("delay-small") || c.want("innd-small"))
+	needSpool := needMixed || needSmall || (c.lines > 0 && c.want("queue"))
+
+	if needSpool {
+		logf("starting the sending innd")
+		l.sender, err = innlab.Start(filepath.Join(work, "sender"), innlab.Options{Feeds: []string{innlab.PeerFeed}})
+		if err != nil {
+			return nil, err
+		}
+		if needMixed {
+			l.mixed, err = l.makeBatch("mixed", fmt.Sprintf("%s mixed", thousands(c.articles)), c.articles, mixedArticles(c.seed, c.articles))
+			if err != nil {
+				l.close()
+				return nil, err
+			}
+		}
+		if needSmall {
+			l.small, err = l.makeBatch("small", fmt.Sprintf("%s × 1–4 KB", thousands(c.small)), c.small, smallArticles(c.seed+1, c.small))
+			if err != nil {
+				l.close()
+				return nil, err
+			}
+		}
+		// Both programs read the spool directly; an idle innd would only add noise.
+		if err := l.sender.Stop(); err != nil {
+			l.close()
+			return nil, err
+		}
+	}
+
+	if c.want("sink-small") || c.want("sink-mixed") || (c.lines > 0 && c.want("queue")) || c.profile != "" {
+		if l.sink, err = startSink(0); err != nil {
+			l.close()
+			return nil, err
+		}
+	}
+	if c.want("delay-small") || c.want("delay-mixed") {
+		if l.delay, err = startSink(c.delay); err != nil {
+			l.close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *lab) close() {
+	if l.sink != nil {
+		l.sink.stop()
+	}
+	if l.delay != nil {
+		l.delay.stop()
+	}
+	if l.sender != nil {
+		l.sender.Stop()
+	}
+}
+
+// mixedArticles is the mix: 70% 1-4 KB, 25% 10-100 KB, 5% 0.5-2 MB.
+func mixedArticles(seed int64, n int) iter.Seq[innlab.Article] {
+	return innlab.GenerateSeq(innlab.GenOptions{Count: n, Seed: seed, Mixed: true})
+}
+
+// smallArticles are the 1-4 KB articles of the same mix: the small-article comparison
+// keeps the realistic spread of sizes rather than one fixed size.
+func smallArticles(seed int64, n int) iter.Seq[innlab.Article] {
+	// About 70% of the mix is small; draw enough and keep the first n.
+	all := innlab.GenerateSeq(innlab.GenOptions{Count: n*2 + 100, Seed: seed, Mixed: true})
+	return func(yield func(innlab.Article) bool) {
+		got := 0
+		for a := range all {
+			if got == n {
+				return
+			}
+			if len(a.Body) > 4500 {
+				continue
+			}
+			got++
+			if !yield(a) {
+				return
+			}
+		}
+	}
+}
+
+// makeBatch injects the articles into the sender and takes the feed file's lines as the
+// batch. The feed file is then emptied so that the next batch's lines are its own.
+func (l *lab) makeBatch(name, label string, n int, arts iter.Seq[innlab.Article]) (*batchSet, error) {
+	b := &batchSet{name: name, label: label, path: filepath.Join(l.work, "batch-"+name)}
+	var raw int64
+	want := map[string]bool{}
+	counted := func(yield func(innlab.Article) bool) {
+		for a := range arts {
+			raw += int64(len(a.Body))
+			want[a.MessageID] = true
+			if !yield(a) {
+				return
+			}
+		}
+	}
+	logf("injecting %d articles (%s) into the sender", n, name)
+	t0 := time.Now()
+	if err := l.sender.InjectSeq(counted); err != nil {
+		return nil, err
+	}
+	logf("  %d articles, %.1f MB in %.1fs", len(want), float64(raw)/1e6, time.Since(t0).Seconds())
+	if len(want) != n {
+		return nil, fmt.Errorf("%w: generated %d %s articles, want %d", errCheck, len(want), name, n)
+	}
+	lines, err := l.sender.FeedLines("peer")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(b.path)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriter(f)
+	for _, line := range lines {
+		fs := strings.Fields(line)
+		if len(fs) != 2 || !want[fs[1]] {
+			f.Close()
+			return nil, fmt.Errorf("%w: unexpected feed line %q", errCheck, line)
+		}
+		delete(want, fs[1])
+		b.mids = append(b.mids, fs[1])
+		w.WriteString(line)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if len(want) > 0 {
+		return nil, fmt.Errorf("%w: %d injected %s articles are not in the feed file", errCheck, len(want), name)
+	}
+	b.lines, b.rawBytes = len(b.mids), raw
+	// Empty the feed file (innd reopens it on flush) so the next batch starts afresh.
+	if err := os.Remove(filepath.Join(l.sender.Outgoing, "peer")); err != nil {
+		return nil, err
+	}
+	if _, err := l.sender.Ctlinnd("flush", "peer"); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (l *lab) scenarios() []scenario {
+	var out []scenario
+	add := func(name string, b *batchSet, p peerKind, title string) {
+		if b != nil {
+			out = append(out, scenario{name: name, batch: b, peer: p, title: title})
+		}
+	}
+	d := l.c.delay.String()
+	add("sink-small", l.small, peerSink, "null sink, 1–4 KB")
+	add("sink-mixed", l.mixed, peerSink, "null sink, mixed")
+	add("delay-small", l.small, peerDelay, "sink +"+d+", 1–4 KB")
+	add("delay-mixed", l.mixed, peerDelay, "sink +"+d+", mixed")
+	add("innd-small", l.small, peerInnd, "real innd, 1–4 KB")
+	add("innd-mixed", l.mixed, peerInnd, "real innd, mixed")
+	return out
+}
+
+// measure runs every program c.rounds times on the scenario, rotating their order.
+func (l *lab) measure(ctx context.Context, sc scenario) ([]bench.Sample, error) {
+	var samples []bench.Sample
+	progs := l.c.programs
+	for round := 1; round <= l.c.rounds; round++ {
+		for k := range progs {
+			prog := progs[(k+round-1)%len(progs)]
+			if err := ctx.Err(); err != nil {
+				return samples, err
+			}
+			s, err := l.runOnce(ctx, sc, prog, round)
+			if err != nil {
+				return samples, fmt.Errorf("round %d, %s: %w", round, prog, err)
+			}
+			logf("%-12s round %d %-9s %6d articles %8.1f MB in %6.2fs (wall %6.2fs): %8.0f art/s %6.1f MB/s, cpu %5.2fs, rss %5.1f MB",
+				sc.name, round, prog, s.Articles, float64(s.Bytes)/1e6, s.Elapsed.Seconds(), s.Wall.Seconds(),
+				s.ArticlesPerSec(), s.MBPerSec(), s.CPU.Seconds(), s.RSSMB())
+			samples = append(samples, s)
+		}
+	}
+	return samples, nil
+}
+
+// runOnce gives prog its own copy of the batch and sends it to the scenario's peer: a
+// fresh innd for a real receiver, so that nothing is refused as a duplicate.
+func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) (bench.Sample, error) {
+	dir := filepath.Join(l.work, fmt.Sprintf("run-%s-%d-%s", sc.name, round, prog))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return bench.Sample{}, err
+	}
+	defer os.RemoveAll(dir)
+
+	var port int
+	var recv *innlab.Instance
+	var sink *sinkProc
+	switch sc.peer {
+	case peerSink:
+		sink = l.sink
+	case peerDelay:
+		sink = l.delay
+	case peerInnd:
+		l.recvN++
+		var err error
+		recv, err = innlab.Start(filepath.Join(l.work, fmt.Sprintf("recv%d", l.recvN)), innlab.Options{})
+		if err != nil {
+			return bench.Sample{}, err
+		}
+		defer func() {
+			recv.Stop()
+			os.RemoveAll(recv.Dir)
+		}()
+		port = recv.Port
+	}
+	sinkBefore := 0
+	if sink != nil {
+		port = sink.port
+		sinkBefore = sink.accepted()
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, l.c.runLimit)
+	defer cancel()
+	var s bench.Sample
+	var err error
+	switch prog {
+	case "innxmit":
+		s, err = l.runInnxmit(rctx, sc.batch, port, dir)
+	default:
+		s, err = l.runNxmit(rctx, prog, sc.batch, port, dir)
+	}
+	if err != nil {
+		return s, err
+	}
+	s.Scenario, s.Program, s.Round = sc.title, prog, round
+	if sink != nil {
+		if got := sink.accepted() - sinkBefore; got != sc.batch.lines {
+			return s, fmt.Errorf("%w: the sink accepted %d articles, want %d", errCheck, got, sc.batch.lines)
+		}
+	}
+	if recv != nil {
+		missing, err := recv.Missing(sc.batch.mids)
+		if err != nil {
+			return s, err
+		}
+		if len(missing) > 0 {
+			return s, fmt.Errorf("%w: the receiver lacks %d of %d articles, e.g. %s", errCheck, len(missing), len(sc.batch.mids), missing[0])
+		}
+	}
+	return s, nil
+}

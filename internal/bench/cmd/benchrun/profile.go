@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"nxmit/batch"
+	"nxmit/internal/bench"
+	"nxmit/internal/innlab"
+	"nxmit/nntp"
+	"nxmit/spoolfmt"
+	"nxmit/xmit"
+)
+
+// profileSendCmd is the hidden first argument under which benchrun re-executes itself to
+// run one send pass with nxmit's own code (xmit.Send, wired as commands/send.go wires
+// it) under the CPU profiler: in a process of its own, so the profile holds the sender
+// and nothing else (the sink lives in the parent).
+const profileSendCmd = "profile-send"
+
+func profileSendMain(args []string) error {
+	fs := flag.NewFlagSet(profileSendCmd, flag.ContinueOnError)
+	innconf := fs.String("innconf", "", "sender's inn.conf")
+	outgoing := fs.String("outgoing", "", "outgoing directory holding peer.B.*")
+	addr := fs.String("addr", "", "peer address")
+	conns := fs.Int("c", 4, "connections")
+	window := fs.Int("w", nntp.DefaultWindow, "window")
+	cpu := fs.String("cpuprofile", "", "CPU profile file")
+	heap := fs.String("heapprofile", "", "heap profile file (at the end of the pass)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conf, err := spoolfmt.LoadInnConf(*innconf)
+	if err != nil {
+		return err
+	}
+	store, err := spoolfmt.OpenStore(conf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	opt := xmit.Options{
+		Queue:       batch.Queue{Dir: *outgoing, Site: "peer"},
+		Store:       store,
+		Addr:        *addr,
+		Dial:        nntp.Config{DialTimeout: 30 * time.Second, ReplyTimeout: 2 * time.Minute},
+		Connections: *conns,
+		Stream:      nntp.StreamConfig{Window: *window, Mode: nntp.Adaptive},
+		Warn:        func(msg string) { fmt.Fprintln(os.Stderr, "send:", msg) },
+	}
+	f, err := os.Create(*cpu)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	st, err := xmit.Send(context.Background(), opt)
+	pprof.StopCPUProfile()
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if *heap != "" {
+		h, herr := os.Create(*heap)
+		if herr == nil {
+			runtime.GC()
+			pprof.WriteHeapProfile(h)
+			h.Close()
+		}
+	}
+	host, _, _ := strings.Cut(*addr, ":")
+	fmt.Fprintln(os.Stderr, st.StatsLine(host))
+	fmt.Fprintln(os.Stderr, st.TimesLine(host))
+	fmt.Fprintln(os.Stderr, st.DetailLine(host))
+	return err
+}
+
+// profileResult is the top of one scenario's CPU profile.
+type profileResult struct {
+	Scenario string
+	File     string
+	Stats    string // the pass's stats and times lines
+	Top      string // go tool pprof -top
+}
+
+// profiles runs one profiled send per sink scenario and per real-innd scenario and keeps
+// the top of each profile for the report.
+func (l *lab) profiles(ctx context.Context) error {
+	if err := os.MkdirAll(l.c.profile, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, sc := range l.scenarios() {
+		if sc.peer == peerDelay || !l.c.want(sc.name) {
+			continue
+		}
+		r, err := l.profileOne(ctx, self, sc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		l.profiled = append(l.profiled, r)
+	}
+	return nil
+}
+
+func (l *lab) profileOne(ctx context.Context, self string, sc scenario) (profileResult, error) {
+	dir := filepath.Join(l.work, "profile-"+sc.name)
+	out := filepath.Join(dir, "outgoing")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return profileResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	if err := copyFile(sc.batch.path, filepath.Join(out, fmt.Sprintf("peer.B.%08x", time.Now().Unix())), nil); err != nil {
+		return profileResult{}, err
+	}
+	port := 0
+	switch sc.peer {
+	case peerSink:
+		port = l.sink.port
+	case peerInnd:
+		l.recvN++
+		recv, err := innlab.Start(filepath.Join(l.work, fmt.Sprintf("recv%d", l.recvN)), innlab.Options{})
+		if err != nil {
+			return profileResult{}, err
+		}
+		defer func() {
+			recv.Stop()
+			os.RemoveAll(recv.Dir)
+		}()
+		port = recv.Port
+	}
+	cpu := filepath.Join(l.c.profile, sc.name+".cpu.pprof")
+	heap := filepath.Join(l.c.profile, sc.name+".heap.pprof")
+	logf("profiling nxmit's send pass in %s", sc.name)
+	cmd := exec.Command(self, profileSendCmd, "-innconf", l.sender.InnConf, "-outgoing", out,
+		"-addr", "127.0.0.1:"+strconv.Itoa(port), "-cpuprofile", cpu, "-heapprofile", heap)
+	o, err := l.measureTool(ctx, cmd)
+	if err != nil {
+		return profileResult{}, err
+	}
+	st, perr := bench.ParseXmitStats(o.Stderr)
+	if o.ExitCode != 0 || perr != nil || st.Accepted != int64(sc.batch.lines) {
+		return profileResult{}, fmt.Errorf("%w: profiled send: exit %d:\n%s", errCheck, o.ExitCode, clip(o.Combined()))
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", cpu).Output()
+	if err != nil {
+		return profileResult{}, fmt.Errorf("go tool pprof -top %s: %w", cpu, err)
+	}
+	cum, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=25", cpu).Output()
+	if err != nil {
+		return profileResult{}, fmt.Errorf("go tool pprof -top -cum %s: %w", cpu, err)
+	}
+	stats := strings.TrimSpace(string(o.Stderr))
+	return profileResult{Scenario: sc.title, File: cpu, Stats: stats,
+		Top: strings.TrimSpace(string(top)) + "\n\n" + strings.TrimSpace(string(cum))}, nil
+}
