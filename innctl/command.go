@@ -48,8 +48,9 @@ type Command struct {
 	Env []string
 }
 
-// killGrace is how long ctlinnd gets beyond its own -t before it is killed.
-const killGrace = 5 * time.Second
+// killGrace is how long ctlinnd gets beyond its own -t before it is killed
+// (a variable for tests).
+var killGrace = 5 * time.Second
 
 // maxOutput bounds what is kept of ctlinnd's output for messages.
 const maxOutput = 4096
@@ -90,7 +91,8 @@ func (c Command) Flush(ctx context.Context, site string) error {
 	}
 	timeout := timeoutOrDefault(c.Timeout)
 	secs := int64((timeout + time.Second - 1) / time.Second)
-	runCtx, cancel := context.WithTimeout(ctx, timeout+killGrace)
+	limit := time.Duration(secs)*time.Second + killGrace
+	runCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
 	cmd := exec.CommandContext(runCtx, c.path(), "-s", "-t", strconv.FormatInt(secs, 10), "flush", site)
@@ -117,7 +119,7 @@ func (c Command) Flush(ctx context.Context, site string) error {
 	case ctx.Err() != nil:
 		fe.Reason, fe.Err = "interrupted", ctx.Err()
 	case runCtx.Err() != nil:
-		fe.Reason = fmt.Sprintf("ctlinnd did not finish within %s; killed", timeout+killGrace)
+		fe.Reason = fmt.Sprintf("ctlinnd did not finish within %s; killed", limit)
 		fe.Err = runCtx.Err()
 	case msg == "":
 		fe.Reason = "ctlinnd failed without a message"

@@ -114,11 +114,13 @@ func (c ICC) do(ctx context.Context, letter byte, args ...string) (Reply, error)
 		return Reply{}, err
 	}
 	if _, err := conn.WriteToUnix(req, &net.UnixAddr{Name: server, Net: "unixgram"}); err != nil {
-		switch {
-		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-			return Reply{}, fmt.Errorf("innd is not running (nothing listens on %s): %w", server, err)
-		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-			return Reply{}, fmt.Errorf("no permission to write to %s (run as news or root): %w", server, err)
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		switch errno {
+		case syscall.ECONNREFUSED, syscall.ENOENT:
+			return Reply{}, fmt.Errorf("innd is not running: nothing listens on %s (%w)", server, errno)
+		case syscall.EACCES, syscall.EPERM:
+			return Reply{}, fmt.Errorf("no permission to write to %s (run as news or root): %w", server, errno)
 		}
 		return Reply{}, fmt.Errorf("send to %s: %w", server, err)
 	}
@@ -159,7 +161,7 @@ func (c ICC) do(ctx context.Context, letter byte, args ...string) (Reply, error)
 // as ctlinnd does.
 func (c ICC) serverAlive(server string) error {
 	if _, err := os.Stat(server); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("innd is not running (no control socket %s): %w", server, err)
+		return fmt.Errorf("innd is not running: no control socket %s", server)
 	}
 	pidPath := filepath.Join(c.PathRun, PIDFile)
 	b, err := os.ReadFile(pidPath)
@@ -171,7 +173,7 @@ func (c ICC) serverAlive(server string) error {
 		return nil
 	}
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("innd is not running (pid %d from %s is gone): %w", pid, pidPath, err)
+		return fmt.Errorf("innd is not running: pid %d from %s is gone", pid, pidPath)
 	}
 	return nil
 }
