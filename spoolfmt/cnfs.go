@@ -226,12 +226,12 @@ func (b *cycbuff) readHeader() (*cnfsHead, error) {
 // token is from the cycle after the one last seen.
 func (b *cycbuff) current(cycle uint32) (*cnfsHead, error) {
 	h := b.head.Load()
-	if h != nil && time.Since(h.read) < cnfsRefresh && cycle != h.cycle+1 {
+	if h != nil && time.Since(h.read) < cnfsRefresh && cycle != nextCycle(h.cycle, b.version) {
 		return h, nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if h2 := b.head.Load(); h2 != h && h2 != nil && time.Since(h2.read) < cnfsRefresh && cycle != h2.cycle+1 {
+	if h2 := b.head.Load(); h2 != h && h2 != nil && time.Since(h2.read) < cnfsRefresh && cycle != nextCycle(h2.cycle, b.version) {
 		return h2, nil
 	}
 	h, err := b.readHeader()
@@ -242,10 +242,15 @@ func (b *cycbuff) current(cycle uint32) (*cnfsHead, error) {
 	return h, nil
 }
 
-// mayBeHere is CNFSArtMayBeHere's cycle test, quirks included.
-func mayBeHere(h *cnfsHead, cycle uint32, off int64) bool {
+// mayBeHere is CNFSArtMayBeHere's cycle test, quirks included, with one
+// addition: a token from the cycle after the header's is taken as present.
+// innd writes the header only every cycbuffupdate articles, so just after
+// a wrap the header on disk still shows the old cycle; INN's readers call
+// such fresh articles overwritten, but a token cannot come from a cycle
+// that has not started, so they can only be new.
+func mayBeHere(h *cnfsHead, version int, cycle uint32, off int64) bool {
 	switch {
-	case cycle == h.cycle:
+	case cycle == h.cycle, cycle == nextCycle(h.cycle, version):
 		return true
 	case cycle == h.cycle-1 && off >= h.free:
 		return true
@@ -253,6 +258,16 @@ func mayBeHere(h *cnfsHead, cycle uint32, off int64) bool {
 		return true
 	}
 	return false
+}
+
+// nextCycle is the cycle number after c: v4 buffers wrap when the low 24
+// bits reach 0, v3 buffers at 2^32, both to 2.
+func nextCycle(c uint32, version int) uint32 {
+	n := c + 1
+	if n == 0 || version == 4 && n&0xFFFFFF == 0 {
+		return 2
+	}
+	return n
 }
 
 // inUse reads the usage bit of block.
@@ -290,7 +305,7 @@ func (c *cnfsBuffers) locate(tok Token) (cnfsLoc, error) {
 		return cnfsLoc{}, rerr("header", err)
 	}
 	off := int64(block) * b.blksz
-	if !mayBeHere(h, cycle, off) {
+	if !mayBeHere(h, b.version, cycle, off) {
 		return cnfsLoc{}, missing(art, fmt.Sprintf("overwritten (cycle %d, buffer %s now in cycle %d)", cycle, name, h.cycle))
 	}
 	if off < b.minOff || off+cnfsArtHdrSize > b.size {
