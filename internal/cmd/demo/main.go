@@ -81,7 +81,7 @@ func run(nxmit string, count int, method innlab.Method, keep bool) error {
 
 	env := append(os.Environ(), "INNCONF="+sender.InnConf)
 	step("nxmit rotate peer   (feed file -> backlog: link, ctlinnd flush, install)")
-	if err := nx(nxmit, env, "-v", "rotate", "--min-size", "0", "peer"); err != nil {
+	if err := nx(nxmit, env, "-v", "rotate", "--force", "peer"); err != nil {
 		return err
 	}
 	listQueue(sender.Outgoing)
