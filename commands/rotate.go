@@ -13,19 +13,21 @@ import (
 	"time"
 
 	"nxmit/batch"
+	"nxmit/config"
 	"nxmit/innctl"
 )
 
-// RotateCmd turns sites' live feed files into backlogs.
+// RotateCmd turns sites' live feed files into backlogs. Options not given come from the
+// site's block in nxmit.conf, then the built-in defaults.
 type RotateCmd struct {
-	Sites        []string      `arg:"" name:"site" help:"Sites (their newsfeeds names) whose feed files are rotated."`
-	MinSize      rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024)." default:"10M" placeholder:"SIZE"`
-	MaxAge       time.Duration `help:"...or once it is this old (since innd created it). Keep it a little under the cron interval." default:"4m" placeholder:"DUR"`
-	Force        bool          `short:"f" help:"Rotate any non-empty feed file now, whatever its size and age."`
-	Compress     bool          `help:"Write the backlog zstd-compressed (S.B.<hex>.zst)."`
-	Flush        string        `help:"How to ask innd to flush: ctlinnd (run INN's program) or icc (speak innd's control socket natively)." enum:"ctlinnd,icc" default:"ctlinnd"`
-	Ctlinnd      string        `help:"The ctlinnd program (default: inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd)." placeholder:"PATH"`
-	FlushTimeout time.Duration `help:"How long to wait for innd's answer to the flush (ctlinnd -t)." default:"30s" placeholder:"DUR"`
+	Sites        []string       `arg:"" name:"site" help:"Sites (their newsfeeds names) whose feed files are rotated."`
+	MinSize      *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024; default: nxmit.conf's rotate-min-size, else 10M)." placeholder:"SIZE"`
+	MaxAge       *time.Duration `help:"...or once it is this old, since innd created it; keep it a little under the cron interval (default: nxmit.conf's rotate-max-age, else 4m)." placeholder:"DUR"`
+	Force        bool           `short:"f" help:"Rotate any non-empty feed file now, whatever its size and age."`
+	Compress     *bool          `help:"Write the backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:""`
+	Flush        string         `help:"How to ask innd to flush: ctlinnd (run INN's program) or icc (speak innd's control socket natively) (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
+	Ctlinnd      string         `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd)." placeholder:"PATH"`
+	FlushTimeout time.Duration  `help:"How long to wait for innd's answer to the flush, ctlinnd -t (default: nxmit.conf, else 30s)." placeholder:"DUR"`
 }
 
 // Help is shown under the subcommand's usage.
@@ -50,25 +52,20 @@ next run retries). With several sites, every site is handled and the worst statu
 func (c *RotateCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if c.FlushTimeout <= 0 {
+	if c.FlushTimeout < 0 {
 		return usagef("--flush-timeout must be positive")
 	}
-	flusher, err := c.flusher(g)
+	conf, err := c.siteConfig(g)
 	if err != nil {
 		return err
 	}
-	opt := batch.RotateOptions{
-		MinSize:  int64(c.MinSize),
-		MaxAge:   c.MaxAge,
-		Flusher:  flusher,
-		Compress: c.Compress,
-	}
-	if c.Force {
-		opt.MinSize, opt.MaxAge = 0, 0
+	flusher, err := c.resolvedFlusher(g, conf)
+	if err != nil {
+		return err
 	}
 	worst := 0
 	for _, site := range c.Sites {
-		if err := c.rotate(ctx, g, site, opt); err != nil {
+		if err := c.rotate(ctx, g, conf, site, flusher); err != nil {
 			msg := err.Error()
 			if !strings.HasPrefix(msg, "site "+site+":") {
 				msg = "site " + site + ": " + msg
@@ -83,11 +80,49 @@ func (c *RotateCmd) Run(g *Globals) error {
 	return nil
 }
 
-func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, opt batch.RotateOptions) error {
+// siteConfig returns nxmit.conf, or nil when there is none to read: no --config and no
+// inn.conf to find it by (rotate works with --outgoing and --ctlinnd alone).
+func (c *RotateCmd) siteConfig(g *Globals) (*config.Config, error) {
+	if g.Config == "" {
+		if _, err := g.InnConf(); err != nil {
+			return nil, nil
+		}
+	}
+	return g.SiteConfig()
+}
+
+// options resolves a site's rotation settings: flags, then nxmit.conf, then built-ins.
+func (c *RotateCmd) options(conf *config.Config, site string) batch.RotateOptions {
+	s := config.Builtin()
+	if conf != nil {
+		s = conf.Resolve(site)
+	}
+	opt := batch.RotateOptions{MinSize: s.RotateMinSize, MaxAge: s.RotateMaxAge, Compress: s.Compress}
+	if c.MinSize != nil {
+		opt.MinSize = int64(*c.MinSize)
+	}
+	if c.MaxAge != nil {
+		opt.MaxAge = *c.MaxAge
+	}
+	if c.Compress != nil {
+		opt.Compress = *c.Compress
+	}
+	if c.Force {
+		opt.MinSize, opt.MaxAge = 0, 0
+	}
+	return opt
+}
+
+func (c *RotateCmd) rotate(ctx context.Context, g *Globals, conf *config.Config, site string, flusher innctl.Flusher) error {
 	q, err := g.Queue(site)
 	if err != nil {
 		return err
 	}
+	if conf != nil {
+		q.OtherSites = otherSites(conf.SiteNames(), site)
+	}
+	opt := c.options(conf, site)
+	opt.Flusher = flusher
 	opt.Command = "nxmit rotate " + site
 	opt.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: rotate %s: %s\n", site, msg) }
 	res, err := q.Rotate(ctx, opt)
@@ -134,14 +169,38 @@ func (c *RotateCmd) summary(res batch.RotateResult, opt batch.RotateOptions) str
 	return strings.Join(parts, "; ")
 }
 
-// flusher builds the chosen way of flushing innd.
+// resolvedFlusher fills what the command line left open from nxmit.conf (conf may be
+// nil), then builds the flusher.
+func (c *RotateCmd) resolvedFlusher(g *Globals, conf *config.Config) (innctl.Flusher, error) {
+	rc := *c
+	if conf != nil {
+		if rc.Flush == "" {
+			rc.Flush = conf.Flush
+		}
+		if rc.Ctlinnd == "" {
+			rc.Ctlinnd = conf.Ctlinnd
+		}
+		if rc.FlushTimeout == 0 {
+			rc.FlushTimeout = conf.FlushTimeout
+		}
+	}
+	return rc.flusher(g)
+}
+
+// flusher builds the chosen way of flushing innd from c.Flush ("" is ctlinnd),
+// c.Ctlinnd ("": inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd) and c.FlushTimeout
+// (0: innctl.DefaultTimeout).
 func (c *RotateCmd) flusher(g *Globals) (innctl.Flusher, error) {
+	timeout := c.FlushTimeout
+	if timeout <= 0 {
+		timeout = innctl.DefaultTimeout
+	}
 	if c.Flush == "icc" {
 		conf, err := g.InnConf()
 		if err != nil {
 			return nil, fmt.Errorf("rotate --flush=icc needs inn.conf's pathrun: %w", err)
 		}
-		return innctl.ICC{PathRun: conf.PathRun, Timeout: c.FlushTimeout}, nil
+		return innctl.ICC{PathRun: conf.PathRun, Timeout: timeout}, nil
 	}
 	conf, confErr := g.InnConf()
 	path := c.Ctlinnd
@@ -151,7 +210,7 @@ func (c *RotateCmd) flusher(g *Globals) (innctl.Flusher, error) {
 			path = innctl.CtlinndPath(conf.PathBin)
 		}
 	}
-	cmd := innctl.Command{Path: path, Timeout: c.FlushTimeout}
+	cmd := innctl.Command{Path: path, Timeout: timeout}
 	if confErr == nil && conf.Path != "" {
 		// ctlinnd finds innd through inn.conf: the one nxmit was told to use.
 		cmd.Env = append(withoutEnv(os.Environ(), "INNCONF"), "INNCONF="+conf.Path)
