@@ -3,6 +3,7 @@ package batch
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -86,6 +87,7 @@ type Backlog struct {
 	next        int          // number of the next line to read
 	eof         bool
 	closed      bool
+	writers     int  // DoneAll calls writing blanks
 	dirty       bool // changed since the last Sync
 	stats       Stats
 
@@ -210,33 +212,107 @@ func (b *Backlog) Next() (Record, error) {
 
 // Done records that rec's line is finished: blanked in place in a plain
 // file, noted for the next checkpoint in a compressed one. It may be called
-// from several goroutines and in any order, once per offered record.
+// from several goroutines and in any order, once per offered record. When
+// Done returns, the blank is in the kernel: a crash of the process from
+// then on does not re-offer the line.
 func (b *Backlog) Done(rec Record) error {
-	b.mu.Lock()
-	sp, ok := b.outstanding[rec.LineNo]
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
-		return fmt.Errorf("backlog %s: done line %d: %w", b.path, rec.LineNo, ErrClosed)
-	}
-	if !ok {
-		return fmt.Errorf("backlog %s: done line %d: not an outstanding line (done twice?)", b.path, rec.LineNo)
-	}
-	if b.comp == "" {
-		if _, err := b.f.WriteAt(spaces[:sp.n], sp.off); err != nil {
-			return fmt.Errorf("backlog %s: blank line %d: %w", b.path, rec.LineNo, err)
-		}
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.outstanding[rec.LineNo]; !ok {
-		return fmt.Errorf("backlog %s: done line %d: not an outstanding line (done twice?)", b.path, rec.LineNo)
-	}
-	delete(b.outstanding, rec.LineNo)
-	b.stats.Done++
-	b.dirty = true
-	return nil
+	one := [1]Record{rec}
+	return b.DoneAll(one[:])
 }
+
+// maxBlankWrite bounds the buffer of one coalesced blanking write.
+const maxBlankWrite = 64 << 10
+
+// DoneAll is Done for several records, such as a batch of results from one
+// connection. In a plain file, lines that follow each other are blanked
+// with one write. recs may be reordered. On error, the lines not reported
+// in the error may or may not be done; none is done twice.
+func (b *Backlog) DoneAll(recs []Record) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("backlog %s: done: %w", b.path, ErrClosed)
+	}
+	var errs []error
+	// Take the records out of the outstanding set first, so that a
+	// concurrent duplicate Done fails instead of blanking twice.
+	n := 0
+	for _, r := range recs {
+		sp, ok := b.outstanding[r.LineNo]
+		if !ok {
+			errs = append(errs, fmt.Errorf("backlog %s: done line %d: not an outstanding line (done twice?)", b.path, r.LineNo))
+			continue
+		}
+		delete(b.outstanding, r.LineNo)
+		r.Offset, r.Len = sp.off, sp.n // trust our own record of the line
+		recs[n] = r
+		n++
+	}
+	recs = recs[:n]
+	b.writers++
+	b.mu.Unlock()
+
+	var failed []Record
+	if b.comp == "" && len(recs) > 0 {
+		failed = b.blank(recs, &errs)
+	}
+
+	b.mu.Lock()
+	b.writers--
+	for _, r := range failed {
+		b.outstanding[r.LineNo] = span{r.Offset, r.Len}
+	}
+	b.stats.Done += len(recs) - len(failed)
+	b.dirty = true
+	b.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// blank overwrites the lines of recs with spaces, one write per run of
+// adjacent lines, and returns the records it could not blank.
+func (b *Backlog) blank(recs []Record, errs *[]error) (failed []Record) {
+	if len(recs) == 1 {
+		r := recs[0]
+		if _, err := b.f.WriteAt(spaces[:r.Len], r.Offset); err != nil {
+			*errs = append(*errs, fmt.Errorf("backlog %s: blank line %d: %w", b.path, r.LineNo, err))
+			return recs
+		}
+		return nil
+	}
+	slices.SortFunc(recs, func(x, y Record) int { return cmp.Compare(x.Offset, y.Offset) })
+	bufp := blankBufs.Get().(*[]byte)
+	buf := (*bufp)[:0]
+	defer func() { *bufp = buf; blankBufs.Put(bufp) }()
+	first := 0 // recs[first:i] are in buf
+	var off int64
+	flush := func(i int) {
+		if len(buf) == 0 {
+			return
+		}
+		// The run's last newline is left out: it is there already.
+		if _, err := b.f.WriteAt(buf[:len(buf)-1], off); err != nil {
+			*errs = append(*errs, fmt.Errorf("backlog %s: blank lines %d-%d: %w", b.path, recs[first].LineNo, recs[i-1].LineNo, err))
+			failed = append(failed, recs[first:i]...)
+		}
+		buf = buf[:0]
+		first = i
+	}
+	for i, r := range recs {
+		if len(buf) > 0 && (r.Offset != off+int64(len(buf)) || len(buf)+r.Len+1 > maxBlankWrite) {
+			flush(i)
+		}
+		if len(buf) == 0 {
+			off = r.Offset
+		}
+		buf = append(buf, spaces[:r.Len]...)
+		buf = append(buf, '\n')
+	}
+	flush(len(recs))
+	return failed
+}
+
+// blankBufs holds the buffers of coalesced blanking writes.
+var blankBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxBlankWrite); return &b }}
 
 // Outstanding returns how many offered lines are not Done yet.
 func (b *Backlog) Outstanding() int {
@@ -251,7 +327,7 @@ func (b *Backlog) Outstanding() int {
 func (b *Backlog) Finished() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.eof && len(b.outstanding) == 0
+	return b.eof && len(b.outstanding) == 0 && b.writers == 0
 }
 
 // Stats returns the counts so far.

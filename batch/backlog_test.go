@@ -139,6 +139,79 @@ func TestBacklogBlankConcurrent(t *testing.T) {
 	}
 }
 
+func TestBacklogDoneAll(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i := 1; i <= 3000; i++ {
+		l := tok(i) + " " + mid(i)
+		switch {
+		case i%500 == 0:
+			l = tok(i) + " <bad" // malformed: must survive between blanked neighbours
+		case i%97 == 0:
+			l = "news/" + strings.Repeat("d", 400) + fmt.Sprint("/", i) // longer lines
+		case i%701 == 0:
+			l = tok(i) + " <" + strings.Repeat("m", 240) + ">"
+		}
+		lines = append(lines, l)
+	}
+	content := strings.Join(lines, "\n") + "\n"
+	path := touch(t, dir, "peer.B.5db93971", content, time.Time{})
+	b, err := OpenBacklog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := readAll(t, b)
+	keep := func(n int) bool { return n%13 == 0 } // left undone (Unsent)
+	var todo []Record
+	for _, r := range good {
+		if !keep(r.LineNo) {
+			todo = append(todo, r)
+		}
+	}
+	// Batches of 50 consecutive offers, finished by 4 connections in any order.
+	var batches [][]Record
+	for i := 0; i < len(todo); i += 50 {
+		batch := slices.Clone(todo[i:min(i+50, len(todo))])
+		rand.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		batches = append(batches, batch)
+	}
+	rand.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < len(batches); i += 4 {
+				if err := b.DoneAll(batches[i]); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := b.DoneAll(todo[:2]); err == nil || !strings.Contains(err.Error(), "done twice") {
+		t.Errorf("DoneAll of done lines: %v", err)
+	}
+	if b.Finished() || b.Outstanding() != len(good)-len(todo) {
+		t.Errorf("Finished %v, Outstanding %d, want %d", b.Finished(), b.Outstanding(), len(good)-len(todo))
+	}
+	b.Close()
+
+	after, _ := os.ReadFile(path)
+	got := strings.Split(strings.TrimSuffix(string(after), "\n"), "\n")
+	if len(got) != len(lines) {
+		t.Fatalf("%d lines after blanking, want %d", len(got), len(lines))
+	}
+	for i, l := range got {
+		n := i + 1
+		if n%500 == 0 || keep(n) {
+			if l != lines[i] {
+				t.Errorf("line %d changed: %.50q", n, l)
+			}
+		} else if l != strings.Repeat(" ", len(lines[i])) {
+			t.Errorf("line %d not blanked: %.50q", n, l)
+		}
+	}
+}
+
 func TestBacklogResumePlain(t *testing.T) {
 	dir := t.TempDir()
 	path := touch(t, dir, "peer.B.5db93971", string(backlogText(100)), time.Time{})
@@ -456,10 +529,17 @@ func bigBacklog(t testing.TB, dir string, n int, compress bool) (string, int64) 
 	return path, size
 }
 
+// BenchmarkBacklogReadBlank reads and completes a 1,000,000-line backlog:
+// one Done per line, or DoneAll with batches of 128 as a streaming
+// connection would deliver them.
 func BenchmarkBacklogReadBlank(b *testing.B) {
 	const lines = 1_000_000
-	for _, compress := range []bool{false, true} {
-		b.Run(fmt.Sprint("compress=", compress), func(b *testing.B) {
+	for _, tc := range []struct {
+		compress bool
+		batch    int
+	}{{false, 1}, {false, 128}, {true, 1}} {
+		compress := tc.compress
+		b.Run(fmt.Sprintf("compress=%v/batch=%d", tc.compress, tc.batch), func(b *testing.B) {
 			dir := b.TempDir()
 			path, size := bigBacklog(b, dir, lines, compress)
 			orig, err := os.ReadFile(path)
@@ -481,6 +561,7 @@ func BenchmarkBacklogReadBlank(b *testing.B) {
 					b.Fatal(err)
 				}
 				n := 0
+				batch := make([]Record, 0, tc.batch)
 				for {
 					rec, err := bl.Next()
 					if err == io.EOF {
@@ -489,10 +570,20 @@ func BenchmarkBacklogReadBlank(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := bl.Done(rec); err != nil {
+					n++
+					if batch = append(batch, rec); len(batch) < tc.batch {
+						continue
+					}
+					if err := bl.DoneAll(batch); err != nil {
 						b.Fatal(err)
 					}
-					n++
+					batch = batch[:0]
+				}
+				if err := bl.DoneAll(batch); err != nil {
+					b.Fatal(err)
+				}
+				if !bl.Finished() {
+					b.Fatal("not finished")
 				}
 				if err := bl.Close(); err != nil {
 					b.Fatal(err)
