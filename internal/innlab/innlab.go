@@ -71,6 +71,10 @@ type Options struct {
 	Feeds      []string // extra newsfeeds lines after the ME entry, e.g. PeerFeed
 	Groups     []string // groups to carry (default DefaultGroups)
 	Overview   bool     // write tradindexed overview (default false: transit only)
+	// Detach lets innd outlive this process, for a demonstration that leaves
+	// its servers running. By default innd gets a parent-death signal, so
+	// that no innd outlives a crashed or timed-out test.
+	Detach bool
 }
 
 // Instance is one sandboxed innd.
@@ -484,7 +488,13 @@ func (i *Instance) startInnd(port int) error {
 	// -f keeps innd in the foreground as our child: we can reap it, know its
 	// pid for sure, and have the kernel kill it if this process dies
 	// (parent-death signal), so no innd outlives a crashed or timed-out test.
-	cmd := i.Command("innd", "-N", "-f")
+	cmd := i.commandContext(context.Background(), !i.opt.Detach, "innd", "-N", "-f")
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	// Its own process group: a ^C meant for a test or demo in a terminal
+	// must not reach innd, which would then take 60 s (timer) to notice.
+	cmd.SysProcAttr.Setpgid = true
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.Dir = i.Dir
@@ -709,10 +719,10 @@ func (i *Instance) Env() []string {
 // directory as working directory. The caller may change the command before
 // starting it. The program is killed if the calling process dies.
 func (i *Instance) Command(prog string, args ...string) *exec.Cmd {
-	return i.commandContext(context.Background(), prog, args...)
+	return i.commandContext(context.Background(), true, prog, args...)
 }
 
-func (i *Instance) commandContext(ctx context.Context, prog string, args ...string) *exec.Cmd {
+func (i *Instance) commandContext(ctx context.Context, pdeath bool, prog string, args ...string) *exec.Cmd {
 	if !strings.Contains(prog, "/") {
 		prog = filepath.Join(Binaries(), prog)
 	}
@@ -721,11 +731,16 @@ func (i *Instance) commandContext(ctx context.Context, prog string, args ...stri
 		// setpriv changes uid and gid without a PAM session (su and runuser log
 		// to syslog and fail to set limits). It sets the parent-death signal
 		// after the uid change, which clears one set before.
-		a := []string{"--reuid=news", "--regid=news", "--init-groups", "--pdeathsig=KILL", "--", prog}
-		cmd = exec.CommandContext(ctx, setprivPath, append(a, args...)...)
+		a := []string{"--reuid=news", "--regid=news", "--init-groups"}
+		if pdeath {
+			a = append(a, "--pdeathsig=KILL")
+		}
+		cmd = exec.CommandContext(ctx, setprivPath, append(append(a, "--", prog), args...)...)
 	} else {
 		cmd = exec.CommandContext(ctx, prog, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if pdeath {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		}
 	}
 	cmd.Env = i.Env()
 	cmd.Dir = i.Dir
@@ -745,7 +760,7 @@ func (i *Instance) Ctlinnd(args ...string) (string, error) {
 func (i *Instance) ctlinnd(limit time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := i.commandContext(ctx, "ctlinnd", args...)
+	cmd := i.commandContext(ctx, true, "ctlinnd", args...)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	text := strings.TrimSpace(string(out))

@@ -421,3 +421,28 @@ func BenchmarkInjectMixed(b *testing.B) {
 	b.ReportMetric(float64(opt.Count*b.N)/b.Elapsed().Seconds(), "articles/s")
 	b.SetBytes(size)
 }
+
+// TestSweep checks that TempDir directories of dead processes are removed
+// and those of live ones are kept.
+func TestSweep(t *testing.T) {
+	mine, err := TempDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(mine)
+	dead, err := TempDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dead)
+	if err := os.WriteFile(filepath.Join(dead, ownerName), []byte("999999999 12345\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sweep(filepath.Dir(dead))
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory of a dead process survived the sweep: %v", err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("directory of this process was swept: %v", err)
+	}
+}

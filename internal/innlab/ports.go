@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // Ports are leased, not just found free: a port that is free now may be
@@ -128,10 +127,14 @@ var sweepOnce sync.Once
 // TempDir makes a new directory for an instance, as StartT does: under
 // $INNLAB_BASE, else /dev/shm when it is a tmpfs with room (innd is many
 // times faster there), else the temporary directory; named innlab-*,
-// mode 0755. The caller removes it. A directory whose instance is not
-// running is removed by a later TempDir, StartT or SenderReceiver of any
-// process once it is a minute old, so a crashed run leaves nothing behind.
+// mode 0755. The caller removes it. The directory records which process made
+// it; once that process has ended (a test binary killed before its cleanups
+// ran), a later TempDir, StartT or SenderReceiver of any process removes it.
 func TempDir() (string, error) { return tempInstanceDir() }
+
+// ownerName is the file in a TempDir directory naming the process that made
+// it: "PID STARTTIME", the start time telling a reused pid apart.
+const ownerName = "innlab.owner"
 
 func tempInstanceDir() (string, error) {
 	base := tempBase()
@@ -140,35 +143,59 @@ func tempInstanceDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("innlab: %w", err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	err = os.Chmod(dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, ownerName), []byte(processID(os.Getpid())+"\n"), 0o644)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("innlab: %w", err)
 	}
 	return dir, nil
 }
 
-// sweep removes instance directories that earlier test processes left
-// behind when they were killed before their cleanups ran: directories named
-// innlab-* whose instance lock is free and which are older than a minute (a
-// younger one may belong to a process that is just starting its instance).
-// The parent-death signal has already ended their innd.
+// processID returns "PID STARTTIME" for a running process, or "" if there is
+// no such process.
+func processID(pid int) string {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name in parentheses may contain spaces; the start time is
+	// the 20th field after it.
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", pid, f[19])
+}
+
+// sweep removes instance directories left behind by processes that ended
+// before their cleanups ran. The parent-death signal has already ended
+// their innd; a directory whose innd still runs (Detach) is kept.
 func sweep(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, "innlab-*"))
 	for _, dir := range dirs {
 		fi, err := os.Lstat(dir)
-		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
+		if err != nil || !fi.IsDir() {
 			continue
 		}
-		lockPath := filepath.Join(dir, lockName)
-		if _, err := os.Stat(lockPath); err != nil {
-			continue
-		}
-		f, err := lockFile(lockPath)
+		owner, err := os.ReadFile(filepath.Join(dir, ownerName))
 		if err != nil {
-			continue
+			continue // not made by TempDir, or just being made
 		}
-		if pid, err := os.ReadFile(filepath.Join(dir, "run", "innd.pid")); err == nil {
-			if p, err := strconv.Atoi(strings.TrimSpace(string(pid))); err == nil && isOurInnd(p, filepath.Join(dir, "etc", "inn.conf")) {
+		var pid int
+		fmt.Sscan(string(owner), &pid)
+		if pid > 0 && processID(pid) == strings.TrimSpace(string(owner)) {
+			continue // its maker is alive
+		}
+		f, err := lockFile(filepath.Join(dir, lockName))
+		if err != nil {
+			continue // an instance runs in it
+		}
+		if pidText, err := os.ReadFile(filepath.Join(dir, "run", "innd.pid")); err == nil {
+			if p, err := strconv.Atoi(strings.TrimSpace(string(pidText))); err == nil && isOurInnd(p, filepath.Join(dir, "etc", "inn.conf")) {
 				f.Close()
 				continue
 			}

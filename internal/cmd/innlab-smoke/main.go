@@ -29,16 +29,17 @@ func main() {
 		method   = flag.String("method", "timehash", "storage method: timehash, tradspool, cnfs, timecaf")
 		overview = flag.Bool("overview", false, "write overview")
 		keep     = flag.Bool("keep", false, "keep innd running until interrupted")
+		detach   = flag.Bool("detach", false, "exit leaving innd running and its directory in place (stop it with ctlinnd shutdown)")
 		dir      = flag.String("dir", "", "instance directory (default: a new one under /tmp)")
 	)
 	flag.Parse()
-	if err := run(*n, *seed, *mixed, *size, *specials, innlab.Method(*method), *overview, *keep, *dir); err != nil {
+	if err := run(*n, *seed, *mixed, *size, *specials, innlab.Method(*method), *overview, *keep, *detach, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "innlab-smoke:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, seed int64, mixed bool, size int, specials bool, method innlab.Method, overview, keep bool, dir string) error {
+func run(n int, seed int64, mixed bool, size int, specials bool, method innlab.Method, overview, keep, detach bool, dir string) error {
 	if err := innlab.Ensure(); err != nil {
 		return err
 	}
@@ -50,12 +51,16 @@ func run(n int, seed int64, mixed bool, size int, specials bool, method innlab.M
 		dir = d
 	}
 	t0 := time.Now()
-	inst, err := innlab.Start(dir, innlab.Options{Method: method, Overview: overview, Feeds: []string{innlab.PeerFeed}})
+	inst, err := innlab.Start(dir, innlab.Options{Method: method, Overview: overview, Feeds: []string{innlab.PeerFeed}, Detach: detach})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("started %s (%s, %s) in %v\n", inst.Addr, method, dir, time.Since(t0).Round(time.Millisecond))
 	defer func() {
+		if detach {
+			fmt.Printf("left running: INNCONF=%s /usr/lib/news/bin/ctlinnd shutdown x; rm -r %s\n", inst.InnConf, dir)
+			return
+		}
 		if keep {
 			fmt.Printf("running: INNCONF=%s; interrupt to stop\n", inst.InnConf)
 			sig := make(chan os.Signal, 1)
