@@ -19,6 +19,7 @@ type SyntaxError struct {
 	Msg  string
 }
 
+// Error returns "file:line: message".
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 type confTokType uint8

@@ -77,6 +77,7 @@ func TestParseTradspoolMap(t *testing.T) {
 
 func FuzzCycbuffConf(f *testing.F) {
 	f.Add("cycbuff:ONE:/var/spool/news/one:2048\nmetacycbuff:BIG:ONE:SEQUENTIAL\n")
+	f.Add(string(readFixture(f, "cycbuff.conf")))
 	f.Add("cycbuff:A:/x:\\\n  10\ncycbuffupdate:3\nrefreshinterval:0\n#x\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := ParseCycbuffConf(strings.NewReader(text), "c")
@@ -100,6 +101,7 @@ func FuzzCycbuffConf(f *testing.F) {
 
 func FuzzTradspoolMap(f *testing.F) {
 	f.Add("lab/test 1\nlab.misc 2\n")
+	f.Add(string(readFixture(f, "tradspool.map")))
 	f.Add("a 4294967295\nb 4294967296\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		m, err := ParseTradspoolMap(strings.NewReader(text), "map")

@@ -17,6 +17,7 @@ type MissingError struct {
 	Reason  string // e.g. "no such file", "overwritten (cycle 3, buffer at 5)"
 }
 
+// Error returns "article: article missing: reason".
 func (e *MissingError) Error() string {
 	return e.Article + ": article missing: " + e.Reason
 }
@@ -38,6 +39,7 @@ type ReadError struct {
 	Err     error
 }
 
+// Error returns "article: op path: reason".
 func (e *ReadError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Article)

@@ -123,6 +123,7 @@ func TestInnConfMatchesInnconfval(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
 		"sample":  sampleInnConf,
+		"fixture": string(readFixture(t, "inn.conf")),
 		"debian":  "",
 		"minimal": "pathnews: /usr/lib/news\nmta: x\nhismethod: hisv6\nenableoverview: false\ndomain: lab.test\n",
 		"crlf":    "pathnews: /n\r\nmta: x\r\nhismethod: hisv6\r\nenableoverview: false\r\ndomain: lab.test\r\npathspool: \"/sp ool\"\r\n",
@@ -175,6 +176,7 @@ func TestInnConfMatchesInnconfval(t *testing.T) {
 
 func FuzzInnConf(f *testing.F) {
 	f.Add(sampleInnConf)
+	f.Add(string(readFixture(f, "inn.conf")))
 	f.Add("pathnews: /n\nblock tag {\n  x: y\n}\n")
 	f.Add("pathnews: [ a \"b\\\"\" ]; x: y\r\n#c\n")
 	f.Add("a: \"\\\n\"\n")
