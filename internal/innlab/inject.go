@@ -53,7 +53,9 @@ func (e *InjectError) Error() string {
 // Inject sends the articles to innd with pipelined TAKETHIS over one
 // streaming connection and checks that each is answered "239 <its id>". An
 // article that is not is reported in an *InjectError naming its
-// message-id; a protocol or connection failure is another error.
+// message-id; a protocol or connection failure is another error. An
+// instance that refuses MODE STREAM (Options.Streaming false) is fed with
+// IHAVE instead, one article at a time.
 func (i *Instance) Inject(arts []Article) error {
 	return i.InjectSeq(slices.Values(arts))
 }
@@ -67,11 +69,17 @@ func (i *Instance) InjectSeq(arts iter.Seq[Article]) error {
 	}
 	defer conn.Close()
 	c := &injectConn{conn: conn, r: bufio.NewReaderSize(quickAckReader(conn), 4096), w: bufio.NewWriterSize(conn, 256<<10)}
-	if err := c.handshake(); err != nil {
+	streaming, err := c.handshake()
+	if err != nil {
 		return fmt.Errorf("innlab: inject into %s: %w", i.Addr, err)
 	}
 	ierr := &InjectError{}
-	if err := c.stream(arts, ierr); err != nil {
+	if streaming {
+		err = c.stream(arts, ierr)
+	} else {
+		err = c.ihave(arts, ierr)
+	}
+	if err != nil {
 		return fmt.Errorf("innlab: inject into %s: %w", i.Addr, err)
 	}
 	c.cmd("QUIT")
@@ -104,23 +112,74 @@ func (c *injectConn) cmd(s string) error {
 	return c.w.Flush()
 }
 
-func (c *injectConn) handshake() error {
+// handshake reads the greeting and asks for streaming, which an instance
+// with Options.Streaming false refuses.
+func (c *injectConn) handshake() (streaming bool, err error) {
 	greet, err := c.readLine()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !strings.HasPrefix(greet, "200") && !strings.HasPrefix(greet, "201") {
-		return fmt.Errorf("greeting %q", greet)
+		return false, fmt.Errorf("greeting %q", greet)
 	}
 	if err := c.cmd("MODE STREAM"); err != nil {
-		return err
+		return false, err
 	}
 	reply, err := c.readLine()
 	if err != nil {
-		return err
+		return false, err
 	}
-	if !strings.HasPrefix(reply, "203") {
-		return fmt.Errorf("MODE STREAM: %q", reply)
+	switch {
+	case strings.HasPrefix(reply, "203"):
+		return true, nil
+	case strings.HasPrefix(reply, "500"), strings.HasPrefix(reply, "501"):
+		return false, nil
+	}
+	return false, fmt.Errorf("MODE STREAM: %q", reply)
+}
+
+// ihave offers the articles one by one with IHAVE, for an innd that does not
+// stream. Refused (435) and rejected (437) articles are Rejections.
+func (c *injectConn) ihave(arts iter.Seq[Article], ierr *InjectError) error {
+	var wire []byte
+	for a := range arts {
+		if a.MessageID == "" || strings.ContainsAny(a.MessageID, " \t\r\n") {
+			return fmt.Errorf("article with bad message-id %q", a.MessageID)
+		}
+		if err := c.cmd("IHAVE " + a.MessageID); err != nil {
+			return err
+		}
+		reply, err := c.readLine()
+		if err != nil {
+			return err
+		}
+		ierr.Sent++
+		switch {
+		case strings.HasPrefix(reply, "335"):
+		case strings.HasPrefix(reply, "435"), strings.HasPrefix(reply, "436"):
+			ierr.Rejected = append(ierr.Rejected, Rejection{MessageID: a.MessageID, Reply: reply})
+			continue
+		default:
+			return fmt.Errorf("IHAVE %s: unexpected reply %q", a.MessageID, reply)
+		}
+		wire = appendWire(wire[:0], a.Body)
+		c.conn.SetWriteDeadline(time.Now().Add(injectTimeout))
+		if _, err := c.w.Write(wire); err != nil {
+			return fmt.Errorf("send %s: %w", a.MessageID, err)
+		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if reply, err = c.readLine(); err != nil {
+			return err
+		}
+		switch {
+		case strings.HasPrefix(reply, "235"):
+		case strings.HasPrefix(reply, "436"), strings.HasPrefix(reply, "437"):
+			ierr.Rejected = append(ierr.Rejected, Rejection{MessageID: a.MessageID, Reply: reply})
+		default:
+			return fmt.Errorf("IHAVE %s: unexpected reply %q after the article", a.MessageID, reply)
+		}
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func Start(dir string, opt Options) (*Instance, error) {
 }
 
 // lockName is the file in an instance directory that Start locks while the
-// instance runs; a StartT directory whose lock is free is a leftover.
+// instance runs, so that two instances never share a directory.
 const lockName = "innlab.lock"
 
 // pathHost derives a host name from the directory's base name, so that
@@ -211,8 +211,8 @@ func (i *Instance) setup() error {
 	for _, f := range []string{"innd.pid", "control"} {
 		os.Remove(filepath.Join(i.PathRun, f))
 	}
+	// inn.conf is written by launch: it holds the port.
 	files := map[string]string{
-		"etc/inn.conf":      "", // written by launch, it holds the port
 		"etc/newsfeeds":     i.newsfeeds(),
 		"etc/incoming.conf": i.incomingConf(),
 		"etc/storage.conf":  i.storageConf(),
@@ -233,9 +233,6 @@ func (i *Instance) setup() error {
 		}
 	}
 	for name, text := range files {
-		if name == "etc/inn.conf" {
-			continue
-		}
 		if err := writeFile(filepath.Join(i.Dir, name), text, 0o644); err != nil {
 			return err
 		}
@@ -298,8 +295,8 @@ func (i *Instance) emptyHistory() error {
 	return chownTree(i.PathDB)
 }
 
-// dataFiles writes active, newsgroups, active.times and an empty history
-// file when they are missing.
+// dataFiles writes active (the examples plus the instance's groups),
+// newsgroups, active.times and an empty history file, unless active exists.
 func (i *Instance) dataFiles() error {
 	active := filepath.Join(i.PathDB, "active")
 	if _, err := os.Stat(active); err == nil {
@@ -331,13 +328,17 @@ func (i *Instance) dataFiles() error {
 		ngs = fmt.Appendf(ngs, "%s\t\tinnlab test group.\n", g)
 		fmt.Fprintf(&times, "%s %d innlab@lab.test\n", g, now)
 	}
-	for name, data := range map[string][]byte{
-		"newsgroups":   ngs,
-		"active.times": []byte(times.String()),
-		"history":      nil,
-		"active":       act, // last: its presence means the set is complete
+	// active goes last: its presence means the set is complete.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{"newsgroups", ngs},
+		{"active.times", []byte(times.String())},
+		{"history", nil},
+		{"active", act},
 	} {
-		if err := writeFile(filepath.Join(i.PathDB, name), string(data), 0o664); err != nil {
+		if err := writeFile(filepath.Join(i.PathDB, f.name), string(f.data), 0o664); err != nil {
 			return err
 		}
 	}

@@ -160,10 +160,14 @@ func TestSendReceive(t *testing.T) {
 				if reply := modeStream(t, receiver.Addr); !strings.HasPrefix(reply, "501") {
 					t.Errorf("MODE STREAM on a receiver without streaming: %q, want 501", reply)
 				}
-				return
 			}
+			// Into a receiver without streaming, Inject uses IHAVE.
 			if err := receiver.Inject(arts[:50]); err != nil {
 				t.Fatal(err)
+			}
+			err = receiver.Inject(arts[49:51])
+			if !errors.As(err, &ie) || len(ie.Rejected) != 1 || ie.Rejected[0].MessageID != arts[49].MessageID {
+				t.Errorf("re-injecting into the receiver: got %v, want a rejection of %s", err, arts[49].MessageID)
 			}
 			ids := make([]string, 60)
 			for k := range ids {
@@ -173,8 +177,8 @@ func TestSendReceive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(missing, ids[50:]) {
-				t.Errorf("receiver Missing = %q, want %q", missing, ids[50:])
+			if !slices.Equal(missing, ids[51:]) {
+				t.Errorf("receiver Missing = %q, want %q", missing, ids[51:])
 			}
 		})
 	}
