@@ -38,7 +38,8 @@ const chunk = 64 << 10
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, chunk); return &b }}
 
 // OpenStore prepares to read the spool that conf describes. Relative paths
-// in conf are taken against the current directory now, as INN would. The
+// in conf are taken against the current directory now, as INN would.
+// patharticles must exist. The
 // method-specific files (cycbuff.conf and the buffers, tradspool.map) are
 // opened when a token first needs them, so a site using one method needs
 // nothing of the others.
@@ -55,6 +56,13 @@ func OpenStore(conf *InnConf) (*Store, error) {
 	}
 	if conf.MaxArtSize > 0 {
 		s.maxSize = max(4*conf.MaxArtSize, 64<<20)
+	}
+	// Without patharticles every article would read as missing and be
+	// dropped: a wrong INNCONF must fail loudly instead.
+	if fi, err := os.Stat(s.articles); err != nil {
+		return nil, fmt.Errorf("spoolfmt: patharticles: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("spoolfmt: patharticles %s: not a directory", s.articles)
 	}
 	s.trad.path = filepath.Join(s.spool, "tradspool.map")
 	s.cnfs.confPath = filepath.Join(s.etc, "cycbuff.conf")

@@ -21,6 +21,9 @@ func confFor(t testing.TB, dir string) *InnConf {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(c.PathArticles, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -355,5 +358,43 @@ func TestMemoryFlat(t *testing.T) {
 				t.Errorf("%d allocations per read", per)
 			}
 		})
+	}
+}
+
+func TestOpenStoreNeedsArticles(t *testing.T) {
+	dir := t.TempDir()
+	c, err := ParseInnConf(strings.NewReader("pathnews: "+dir+"\n"), "inn.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenStore(c); err == nil || !strings.Contains(err.Error(), "patharticles") {
+		t.Fatalf("OpenStore without patharticles: %v", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "spool"), 0o755)
+	os.WriteFile(c.PathArticles, nil, 0o644)
+	if _, err := OpenStore(c); err == nil {
+		t.Fatal("OpenStore with a file as patharticles")
+	}
+}
+
+// Relative paths in inn.conf are relative to the current directory (INN
+// does not resolve them against pathnews); the Store fixes them at open.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll("arts/lab/test", 0o755)
+	os.WriteFile("arts/lab/test/1", []byte("Path: x\n\nbody\n"), 0o644)
+	c, err := ParseInnConf(strings.NewReader("pathnews: /nonexistent\npatharticles: arts\n"), "inn.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PathArticles != "arts" {
+		t.Fatalf("PathArticles = %q", c.PathArticles)
+	}
+	s := mustOpen(t, c)
+	os.Chdir("/")
+	a, err := s.RetrieveFile("lab/test/1", nil)
+	if err != nil || string(a) != "Path: x\r\n\r\nbody\r\n.\r\n" {
+		t.Fatalf("RetrieveFile = %q, %v", a, err)
 	}
 }
