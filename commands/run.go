@@ -1,11 +1,324 @@
 package commands
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
 
-// RunCmd is the "run" subcommand. (Placeholder until its owner lands it.)
+	"nxmit/batch"
+	"nxmit/config"
+	"nxmit/innctl"
+	"nxmit/spoolfmt"
+	"nxmit/xmit"
+)
+
+// RunCmd is the crontab's command: rotate, requeue and send every configured site.
 type RunCmd struct {
-	Args []string `arg:"" optional:"" help:"Arguments."`
+	Sites []string `arg:"" optional:"" name:"site" help:"Sites to process (default: every site of nxmit.conf)."`
+
+	MaxConnections int           `help:"Connections to all peers together (default: nxmit.conf's max-connections, else 16)." placeholder:"N"`
+	RunTime        time.Duration `name:"run-time" help:"End the whole run within this long; unsent articles stay queued (default: nxmit.conf's max-time, else no limit)." placeholder:"DUR"`
+
+	NoRotate  bool `help:"Do not rotate the feed files."`
+	NoRequeue bool `help:"Do not requeue deferred articles."`
+	NoSend    bool `help:"Do not send (rotate and requeue only)."`
+
+	RotateMinSize rotateSize    `help:"Rotate a feed file once it has this many bytes (default: nxmit.conf, else 10M)." placeholder:"SIZE"`
+	RotateMaxAge  time.Duration `help:"...or once it is this old (default: nxmit.conf, else 4m)." placeholder:"DUR"`
+	Compress      bool          `help:"Write new backlogs zstd-compressed (default: nxmit.conf's compress)."`
+	RetryDelay    time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf, else 10m)." placeholder:"DUR"`
+	Flush         string        `help:"How to ask innd to flush: ctlinnd or icc (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
+	Ctlinnd       string        `help:"The ctlinnd program (default: inn.conf's pathbin/ctlinnd)." placeholder:"PATH"`
+	FlushTimeout  time.Duration `help:"How long to wait for innd's answer to a flush (default 30s)." placeholder:"DUR"`
+
+	PeerFlags
 }
 
-// Run runs the subcommand.
-func (c *RunCmd) Run(g *Globals) error { return errors.New("run: not implemented yet") }
+// Help is shown under the subcommand's usage.
+func (c *RunCmd) Help() string {
+	return `For each site of nxmit.conf (or each site named), in parallel: rotate the feed file
+innd writes into a backlog when it is big or old enough, requeue the deferred articles
+whose retry delay has passed, and send the backlogs to the peer. The connections of all
+sites together stay within --max-connections; --run-time bounds the whole run.
+
+Made for the crontab, e.g. every five minutes as the news user:
+    */5 * * * *  news  /usr/local/bin/nxmit run
+
+A site whose send lock is held (a long drain from an earlier run) is skipped without a
+word, and so are the rotation and requeue of a site whose queue lock is held. A
+successful run prints nothing; statistics go to syslog (facility news, ident innxmit).
+
+Exit status: 0 every site done, 1 an error at some site, 75 only temporary failures
+(peer unreachable, innd not answering the flush); the other sites are still done.`
+}
+
+// Run runs the pass over every site.
+func (c *RunCmd) Run(g *Globals) error {
+	conf, err := g.SiteConfig()
+	if err != nil {
+		return err
+	}
+	sites := c.Sites
+	if len(sites) == 0 {
+		sites = conf.SiteNames()
+		if len(sites) == 0 {
+			return fmt.Errorf("no sites configured in %s: add \"site NAME { host: ... }\" blocks, or name the sites", conf.Path)
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range sites {
+		if err := config.SiteNameError(s); err != nil {
+			return usagef("%v", err)
+		}
+		if seen[s] {
+			return usagef("site %s named twice", s)
+		}
+		seen[s] = true
+	}
+	dir, err := g.OutgoingDir()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("outgoing directory: %w", err)
+	}
+
+	maxConns := c.MaxConnections
+	if maxConns == 0 {
+		maxConns = conf.MaxConnections
+	}
+	if maxConns == 0 {
+		maxConns = config.DefaultMaxConnections
+	}
+	if maxConns < 1 {
+		return usagef("--max-connections must be at least 1")
+	}
+	runTime := c.RunTime
+	if runTime == 0 {
+		runTime = conf.MaxTime
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if runTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, runTime)
+		defer cancel()
+	}
+
+	r := &runner{cmd: c, g: g, conf: conf, dir: dir, sites: sites, slots: newSemaphore(maxConns)}
+	if !c.NoRotate {
+		if r.flusher, err = c.flusher(g, conf); err != nil {
+			return err
+		}
+	}
+	if !c.NoSend {
+		ic, err := g.InnConf()
+		if err != nil {
+			return err
+		}
+		if r.store, err = spoolfmt.OpenStore(ic); err != nil {
+			return err
+		}
+		defer r.store.Close()
+	}
+
+	statuses := make([]int, len(sites))
+	var wg sync.WaitGroup
+	for i, site := range sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = r.site(ctx, site)
+		}()
+	}
+	wg.Wait()
+	worst := 0
+	for _, s := range statuses {
+		worst = worseStatus(worst, s)
+	}
+	if worst != 0 {
+		return ExitStatus(worst)
+	}
+	return nil
+}
+
+// flusher builds the way rotation flushes innd, from the command line, then the file.
+func (c *RunCmd) flusher(g *Globals, conf *config.Config) (innctl.Flusher, error) {
+	rc := RotateCmd{Flush: c.Flush, Ctlinnd: c.Ctlinnd, FlushTimeout: c.FlushTimeout}
+	if rc.Flush == "" {
+		rc.Flush = conf.Flush
+	}
+	if rc.Flush == "" {
+		rc.Flush = "ctlinnd"
+	}
+	if rc.Ctlinnd == "" {
+		rc.Ctlinnd = conf.Ctlinnd
+	}
+	if rc.FlushTimeout == 0 {
+		rc.FlushTimeout = conf.FlushTimeout
+	}
+	if rc.FlushTimeout == 0 {
+		rc.FlushTimeout = innctl.DefaultTimeout
+	}
+	return rc.flusher(g)
+}
+
+// runner holds what the sites of one run share.
+type runner struct {
+	cmd     *RunCmd
+	g       *Globals
+	conf    *config.Config
+	dir     string
+	sites   []string
+	flusher innctl.Flusher
+	store   *spoolfmt.Store
+	slots   *semaphore
+}
+
+// site runs the steps of one site and returns its exit status. Problems are reported
+// on stderr as they happen.
+func (r *runner) site(ctx context.Context, site string) int {
+	c := r.cmd
+	status := 0
+	fail := func(step string, err error) {
+		fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %v\n", site, step, err)
+		status = worseStatus(status, rotateStatus(err))
+	}
+	warn := func(step string) func(string) {
+		return func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %s\n", site, step, msg) }
+	}
+	p, err := resolvePeer(r.g, site, c.PeerFlags)
+	if err != nil {
+		fail("configuration", err)
+		return status
+	}
+	s := p.Settings
+	if c.RotateMinSize != 0 {
+		s.RotateMinSize = int64(c.RotateMinSize)
+	}
+	if c.RotateMaxAge != 0 {
+		s.RotateMaxAge = c.RotateMaxAge
+	}
+	if c.Compress {
+		s.Compress = true
+	}
+	if c.RetryDelay != 0 {
+		s.RetryDelay = c.RetryDelay
+	}
+	q := batch.Queue{Dir: r.dir, Site: site, OtherSites: otherSites(r.sites, site)}
+	command := "nxmit run " + site
+
+	if !c.NoRotate && ctx.Err() == nil {
+		res, err := q.Rotate(ctx, batch.RotateOptions{
+			MinSize:  s.RotateMinSize,
+			MaxAge:   s.RotateMaxAge,
+			Flusher:  r.flusher,
+			Compress: s.Compress,
+			Warn:     warn("rotate"),
+			Command:  command,
+		})
+		switch {
+		case isLocked(err):
+		case err != nil:
+			fail("rotate", err)
+		case r.g.Verbose && res.Backlog != "":
+			fmt.Fprintf(os.Stderr, "run %s: rotated %s: %d lines\n", site, filepath.Base(res.Backlog), res.Lines)
+		}
+	}
+	if !c.NoRequeue && ctx.Err() == nil {
+		st, err := q.Requeue(batch.RequeueOptions{
+			RetryDelay: s.RetryDelay,
+			Compress:   s.Compress,
+			Command:    command,
+			Warn:       func(e error) { warn("requeue")(e.Error()) },
+		})
+		switch {
+		case isLocked(err):
+		case err != nil:
+			fail("requeue", err)
+		case r.g.Verbose && st.Output != "":
+			fmt.Fprintf(os.Stderr, "run %s: requeued %s\n", site, filepath.Base(st.Output))
+		}
+	}
+	if c.NoSend || ctx.Err() != nil {
+		return status
+	}
+	if files, err := q.Backlogs(); err != nil {
+		fail("send", err)
+		return status
+	} else if len(files) == 0 {
+		return status
+	}
+
+	want := min(p.Connections, r.slots.size)
+	if err := r.slots.acquire(ctx, want); err != nil {
+		return status // the run's time is up: the backlogs stay queued
+	}
+	defer r.slots.release(want)
+	opt := p.sendOptions()
+	opt.Connections = want
+	opt.Queue = q
+	opt.Store = r.store
+	opt.Warn = warn("send")
+	opt.Command = command
+	st, err := xmit.Send(ctx, opt)
+	if st.Connections > 0 {
+		r.g.logStats(p.Host, st)
+	}
+	switch {
+	case isLocked(err):
+	case err != nil:
+		r.g.logSendError(p.Host, err)
+		fail("send", err)
+	}
+	return status
+}
+
+func isLocked(err error) bool {
+	var le *batch.LockedError
+	return errors.As(err, &le)
+}
+
+// semaphore caps the connections of all sites together. A site asks for all its
+// connections at once, and no more than the cap, so every request can be met.
+type semaphore struct {
+	size int
+	mu   sync.Mutex
+	used int
+	wake chan struct{} // closed and replaced on every release
+}
+
+func newSemaphore(n int) *semaphore { return &semaphore{size: n, wake: make(chan struct{})} }
+
+func (s *semaphore) acquire(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		if s.used+n <= s.size {
+			s.used += n
+			s.mu.Unlock()
+			return nil
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+func (s *semaphore) release(n int) {
+	s.mu.Lock()
+	s.used -= n
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
