@@ -599,3 +599,47 @@ func BenchmarkBacklogReadBlank(b *testing.B) {
 		})
 	}
 }
+
+// FuzzBacklogBlank completes every good line of an arbitrary file, in
+// batches, and checks that exactly those bytes became spaces.
+func FuzzBacklogBlank(f *testing.F) {
+	f.Add([]byte(string(backlogText(5))+"  \n\nbad line\r\n"+tok(9)), uint8(3))
+	f.Add([]byte(strings.Repeat("x", MaxLineLen+1)+"\n"+tok(1)+"\n"), uint8(1))
+	f.Add([]byte(tok(1)+" <a\x00>\n"+tok(2)+" <\xff>\n"+tok(3)+"\n"), uint8(2))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, batch uint8) {
+		path := filepath.Join(dir, "peer.B.5db93971")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := OpenBacklog(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good, _ := readAll(t, b)
+		size := max(int(batch), 1)
+		for i := 0; i < len(good); i += size {
+			if err := b.DoneAll(slices.Clone(good[i:min(i+size, len(good))])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.Compressed() == "" && !b.Finished() {
+			t.Fatal("not finished")
+		}
+		b.Close()
+		if b.Compressed() != "" {
+			return
+		}
+		after, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Clone(data)
+		for _, r := range good {
+			copy(want[r.Offset:], bytes.Repeat([]byte{' '}, r.Len))
+		}
+		if !bytes.Equal(after, want) {
+			t.Fatalf("file after blanking differs:\n%q\nwant\n%q", after, want)
+		}
+	})
+}
