@@ -19,14 +19,14 @@ func FuzzMergeInput(f *testing.F) {
 		good,
 		good + good, // duplicates
 		mqLine(1) + "\n" + strings.Repeat(" ", len(mqLine(2))) + "\n" + mqLine(3) + "\n", // blanked
-		mqLine(1) + "\r\n" + mqLine(2) + "\r\n",                                           // CRLF
-		mqTok(1) + " <1\x00@x>\n" + mqLine(2) + "\n",                                      // NUL
-		strings.Repeat("x", 33000) + "\n" + mqLine(4) + "\n",                              // overlong
-		strings.Repeat("y", 70000) + mqLine(5) + "\n",                                     // overlong, past the buffer
-		mqTok(6) + " <6.\xe9\xff@example.org>\n",                                          // not UTF-8
-		"68                  \n" + good + mqLine(3) + "\n",                                // innfeed checkpoint
-		"99999999  \n" + good,                                                             // checkpoint past the end
-		good + mqLine(7)[:20],                                                             // partial last line
+		mqLine(1) + "\r\n" + mqLine(2) + "\r\n",                                          // CRLF
+		mqTok(1) + " <1\x00@x>\n" + mqLine(2) + "\n",                                     // NUL
+		strings.Repeat("x", 33000) + "\n" + mqLine(4) + "\n",                             // overlong
+		strings.Repeat("y", 70000) + mqLine(5) + "\n",                                    // overlong, past the buffer
+		mqTok(6) + " <6.\xe9\xff@example.org>\n",                                         // not UTF-8
+		"68                  \n" + good + mqLine(3) + "\n",                               // innfeed checkpoint
+		"99999999  \n" + good,                                                            // checkpoint past the end
+		good + mqLine(7)[:20],                                                            // partial last line
 		"\n\n \n",
 		"news/test/1\nnews/test/1 <a@b>\n/abs/path <a@B>\n" + mqTok(8) + "\n",
 	}

@@ -132,7 +132,7 @@ func TestMergeInputKinds(t *testing.T) {
 		{name: "feed file", fixture: "feed.peer", want: mqLineRange(1, 5),
 			stats: InputStats{Lines: 5, Written: 5}},
 		{name: "innxmit batch", fixture: "innxmit.batch",
-			want: []string{mqTok(6), mqLine(7), "news/test/8", "/var/spool/news/articles/news/test/9 <9.fixture@example.org>", mqLine(1)},
+			want:  []string{mqTok(6), mqLine(7), "news/test/8", "/var/spool/news/articles/news/test/9 <9.fixture@example.org>", mqLine(1)},
 			stats: InputStats{Lines: 5, Written: 5}},
 		{name: "nntpsend SITE=n", fixture: "peer=n", want: mqLineRange(10, 11),
 			stats: InputStats{Lines: 2, Written: 2}},
