@@ -36,8 +36,8 @@ type Record struct {
 	Err error
 }
 
-// Stats counts what a Backlog has seen so far.
-type Stats struct {
+// BacklogStats counts what a Backlog has seen so far.
+type BacklogStats struct {
 	Lines     int // lines read (all kinds)
 	Blank     int // blanked or empty lines skipped
 	Resumed   int // lines skipped because the progress file records them done (compressed)
@@ -89,7 +89,7 @@ type Backlog struct {
 	closed      bool
 	writers     int  // DoneAll calls writing blanks
 	dirty       bool // changed since the last Sync
-	stats       Stats
+	stats       BacklogStats
 
 	resume  resumePoint // a compressed file's checkpoint when opened
 	ident   fileIdent
@@ -331,7 +331,7 @@ func (b *Backlog) Finished() bool {
 }
 
 // Stats returns the counts so far.
-func (b *Backlog) Stats() Stats {
+func (b *Backlog) Stats() BacklogStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.stats

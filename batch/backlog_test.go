@@ -98,7 +98,7 @@ func TestBacklogBlankConcurrent(t *testing.T) {
 		t.Errorf("not Finished after all Done")
 	}
 	st := b.Stats()
-	if want := (Stats{Lines: 2000, Blank: 2, Malformed: 1, Offered: 1997, Done: 1997}); st != want {
+	if want := (BacklogStats{Lines: 2000, Blank: 2, Malformed: 1, Offered: 1997, Done: 1997}); st != want {
 		t.Errorf("Stats() = %+v, want %+v", st, want)
 	}
 	if err := b.Done(good[0]); err == nil {
