@@ -23,7 +23,7 @@ type GenOptions struct {
 	// Mixed draws sizes like a real feed: 70% 1-4 KB, 25% 10-100 KB,
 	// 5% 0.5-2 MB. Otherwise every article is about Size bytes.
 	Mixed bool
-	Size  int // approximate article size when !Mixed; default 2 KB
+	Size  int // approximate article size when !Mixed, default 2 KB (special articles carry some extra lines)
 	// Specials adds the cases a feeder must get right: body lines starting
 	// with "." and "..", a line that is only ".", 8-bit bytes (Latin-1 and
 	// UTF-8), trailing white space and blank lines, a folded header, a long

@@ -30,8 +30,9 @@ type Rejection struct {
 	Reply     string // innd's reply line, e.g. "439 <mid> Duplicate"
 }
 
-// InjectError reports the articles of an injection that innd did not answer
-// with 239. The others were accepted.
+// InjectError reports the articles of an injection that innd did not accept
+// (TAKETHIS not answered 239, or IHAVE not answered 335 and 235). The others
+// were accepted.
 type InjectError struct {
 	Sent     int         // articles sent
 	Rejected []Rejection // in the order sent
@@ -60,8 +61,8 @@ func (i *Instance) Inject(arts []Article) error {
 	return i.InjectSeq(slices.Values(arts))
 }
 
-// InjectSeq is Inject for articles produced one by one (see GenerateSeq);
-// only the articles in flight are held in memory.
+// InjectSeq is Inject for articles produced one by one (see GenerateSeq), so
+// that a large set is never held in memory as a whole.
 func (i *Instance) InjectSeq(arts iter.Seq[Article]) error {
 	conn, err := net.DialTimeout("tcp", i.Addr, 10*time.Second)
 	if err != nil {

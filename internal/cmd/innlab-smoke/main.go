@@ -77,11 +77,16 @@ func run(n int, seed int64, mixed bool, size int, specials bool, method innlab.M
 
 	opt := innlab.GenOptions{Count: n, Seed: seed, Mixed: mixed, Size: size, Specials: specials}
 	var bytes int64
-	for a := range innlab.GenerateSeq(opt) {
-		bytes += int64(len(a.Body))
+	counted := func(yield func(innlab.Article) bool) {
+		for a := range innlab.GenerateSeq(opt) {
+			bytes += int64(len(a.Body))
+			if !yield(a) {
+				return
+			}
+		}
 	}
 	t1 := time.Now()
-	if err := inst.InjectSeq(innlab.GenerateSeq(opt)); err != nil {
+	if err := inst.InjectSeq(counted); err != nil {
 		return err
 	}
 	el := time.Since(t1)
