@@ -65,13 +65,14 @@ func Listen(t testing.TB, path string) *Server {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755) // programs under test may run as news
 		path = dir + "/log"
 	}
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		t.Fatalf("syslogtest: %v", err)
 	}
-	// Anyone may log, as with /dev/log: the programs under test may run as news.
+	// Anyone may log, as with /dev/log.
 	os.Chmod(path, 0o666)
 	s := &Server{Path: path, conn: conn, more: make(chan struct{}, 1)}
 	done := make(chan struct{})

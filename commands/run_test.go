@@ -1,0 +1,291 @@
+package commands
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"nxmit/internal/innlab"
+	"nxmit/logging/syslogtest"
+)
+
+// opLab is a real sender innd (site "peer" written as a file feed) and a real
+// receiving innd, with nxmit built and a syslog receiver, for the operator-facing tests.
+type opLab struct {
+	t        *testing.T
+	bin      string
+	sender   *innlab.Instance
+	receiver *innlab.Instance
+	syslog   *syslogtest.Server
+	seed     int64
+	mids     []string
+}
+
+func newOpLab(t *testing.T) *opLab {
+	t.Helper()
+	sender, receiver := innlab.SenderReceiver(t, innlab.Options{}, innlab.Options{})
+	return &opLab{
+		t:        t,
+		bin:      nxmitBinary(t),
+		sender:   sender,
+		receiver: receiver,
+		syslog:   syslogtest.Listen(t, ""),
+		seed:     time.Now().UnixNano() % 1e9,
+	}
+}
+
+// inject stores n articles in the sender, which writes a feed line for each.
+func (l *opLab) inject(n int) []string {
+	l.t.Helper()
+	arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: l.seed})
+	l.seed++
+	if err := l.sender.Inject(arts); err != nil {
+		l.t.Fatal(err)
+	}
+	var mids []string
+	for _, a := range arts {
+		mids = append(mids, a.MessageID)
+	}
+	l.mids = append(l.mids, mids...)
+	return mids
+}
+
+// writeConfig writes the sender's PATHETC/nxmit.conf, the default location.
+func (l *opLab) writeConfig(text string) string {
+	l.t.Helper()
+	path := filepath.Join(l.sender.PathEtc, "nxmit.conf")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	return path
+}
+
+// nxmit runs the nxmit binary as news with the sender's INNCONF and returns its
+// output and exit status.
+func (l *opLab) nxmit(args ...string) (stdout, stderr string, status int) {
+	l.t.Helper()
+	cmd := l.sender.Command(l.bin, args...)
+	cmd.Env = append(cmd.Env, "NXMIT_SYSLOG_SOCKET="+l.syslog.Path)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		status = ee.ExitCode()
+	case err != nil:
+		l.t.Fatalf("run nxmit: %v", err)
+	}
+	return o.String(), e.String(), status
+}
+
+// missing returns the message-ids the receiver does not have.
+func (l *opLab) missing(mids []string) []string {
+	l.t.Helper()
+	m, err := l.receiver.Missing(mids)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return m
+}
+
+// statsLines returns the innxmit stats lines logged so far.
+func (l *opLab) statsLines() []syslogtest.Message {
+	var out []syslogtest.Message
+	for _, m := range l.syslog.Messages() {
+		if strings.Contains(m.Text, " stats offered ") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// queueFiles lists the site's queue files, its (empty) lock files left out.
+func (l *opLab) queueFiles(site string) []string {
+	names, _ := filepath.Glob(filepath.Join(l.sender.Outgoing, site+".*"))
+	var out []string
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".lock") {
+			out = append(out, filepath.Base(n))
+		}
+	}
+	return out
+}
+
+var statsRE = regexp.MustCompile(`^127\.0\.0\.1 stats offered 200 accepted 200 refused 0 rejected 0 missing 0 accsize [1-9][0-9]* rejsize 0$`)
+
+// TestRunCron is the crontab line: "nxmit run" rotates the feed file innd writes,
+// sends it to the real receiver, prints nothing, and logs innxmit's statistics.
+func TestRunCron(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig(fmt.Sprintf(`# test configuration
+max-connections: 3
+defaults {
+    connections: 2
+    rotate-min-size: 0
+    rotate-max-age: 0
+}
+site peer {
+    host: 127.0.0.1
+    port: %d
+}
+`, l.receiver.Port))
+	mids := l.inject(200)
+
+	stdout, stderr, status := l.nxmit("run")
+	if status != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("run: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	if m := l.missing(mids); len(m) != 0 {
+		t.Fatalf("receiver lacks %d of %d articles, e.g. %s", len(m), len(mids), m[0])
+	}
+	if files := l.queueFiles("peer"); len(files) != 0 {
+		t.Errorf("queue files left: %v", files)
+	}
+	msgs := l.syslog.Wait(3, 5*time.Second)
+	var stats, times, detail int
+	for _, m := range msgs {
+		switch {
+		case m.Ident == "innxmit" && m.Facility == 7 && m.Priority == 5 &&
+			statsRE.MatchString(m.Text):
+			stats++
+		case m.Ident == "innxmit" && strings.HasPrefix(m.Text, "127.0.0.1 times user "):
+			times++
+		case m.Ident == "nxmit" && m.Priority == 6 && strings.HasPrefix(m.Text, "127.0.0.1 nxmit deferred 0 "):
+			detail++
+		}
+	}
+	if stats != 1 || times != 1 || detail != 1 {
+		t.Errorf("syslog: %d stats, %d times, %d detail lines:\n%+v", stats, times, detail, msgs)
+	}
+
+	// A second run with nothing new does nothing and says nothing.
+	stdout, stderr, status = l.nxmit("run")
+	if status != 0 || stdout != "" || stderr != "" {
+		t.Errorf("idle run: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+
+	// -v prints the statistics.
+	more := l.inject(20)
+	_, stderr, status = l.nxmit("-v", "run", "peer")
+	if status != 0 || !strings.Contains(stderr, "127.0.0.1 stats offered 20 accepted 20 ") {
+		t.Errorf("run -v: status %d, stderr %q", status, stderr)
+	}
+	if m := l.missing(more); len(m) != 0 {
+		t.Errorf("receiver lacks %d articles after the -v run", len(m))
+	}
+}
+
+// TestRunSkipsLockedSite: a site whose send lock is held (a long drain) is skipped
+// without a word, and its queue stays for the next run.
+func TestRunSkipsLockedSite(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig(fmt.Sprintf("site peer {\n host: 127.0.0.1\n port: %d\n rotate-min-size: 0\n rotate-max-age: 0\n}\n", l.receiver.Port))
+	mids := l.inject(30)
+
+	// Hold the send lock from another process: flock(1) as news (-o: the lock is
+	// flock's own, so killing it releases the lock).
+	lock := filepath.Join(l.sender.Outgoing, "peer.send.lock")
+	holder := l.sender.Command("/usr/bin/flock", "-o", lock, "sleep", "30")
+	if err := holder.Start(); err != nil {
+		t.Skipf("flock(1): %v", err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(lock); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+
+	stdout, stderr, status := l.nxmit("run")
+	if status != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("run with the send lock held: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	if m := l.missing(mids); len(m) != len(mids) {
+		t.Errorf("a locked site was sent: receiver has %d articles", len(mids)-len(m))
+	}
+	// Rotation still happened: the backlog waits.
+	var backlogs int
+	for _, f := range l.queueFiles("peer") {
+		if strings.HasPrefix(f, "peer.B.") {
+			backlogs++
+		}
+	}
+	if backlogs != 1 {
+		t.Errorf("want one backlog waiting, have %v", l.queueFiles("peer"))
+	}
+
+	holder.Process.Kill()
+	holder.Wait()
+	if _, stderr, status := l.nxmit("run"); status != 0 || stderr != "" {
+		t.Fatalf("run after the lock was released: status %d, stderr %q", status, stderr)
+	}
+	if m := l.missing(mids); len(m) != 0 {
+		t.Errorf("receiver lacks %d articles after the lock was released", len(m))
+	}
+}
+
+// TestRunUnreachablePeer: a peer that is down makes run exit 75 (cron retries) with a
+// line on stderr and innxmit's "connect failed" in syslog; nothing is lost.
+func TestRunUnreachablePeer(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig("site peer {\n host: 127.0.0.1\n port: 1\n rotate-min-size: 0\n rotate-max-age: 0\n connect-timeout: 5s\n}\n")
+	l.inject(10)
+	_, stderr, status := l.nxmit("run")
+	if status != 75 || !strings.Contains(stderr, "nxmit: run peer: send: ") {
+		t.Errorf("status %d, stderr %q; want 75 and a line naming the site", status, stderr)
+	}
+	found := false
+	for _, m := range l.syslog.Wait(1, 5*time.Second) {
+		found = found || strings.HasPrefix(m.Text, "127.0.0.1 connect failed ")
+	}
+	if !found {
+		t.Errorf("no 'connect failed' in syslog: %+v", l.syslog.Messages())
+	}
+	var backlogs int
+	for _, f := range l.queueFiles("peer") {
+		if strings.HasPrefix(f, "peer.B.") {
+			backlogs++
+		}
+	}
+	if backlogs != 1 {
+		t.Errorf("the rotated backlog should wait for the next run: %v", l.queueFiles("peer"))
+	}
+}
+
+// TestRunConfigErrors: a broken configuration names the file and line and exits 1.
+func TestRunConfigErrors(t *testing.T) {
+	l := newOpLab(t)
+	path := l.writeConfig("site peer {\n  host: 127.0.0.1\n  port: 99999\n}\n")
+	_, stderr, status := l.nxmit("run")
+	if status == 0 || !strings.Contains(stderr, path+":3: port: 99999 is out of range") {
+		t.Errorf("status %d, stderr %q", status, stderr)
+	}
+	// --config overrides, and so does NXMIT_CONFIG.
+	other := filepath.Join(l.sender.Dir, "other.conf")
+	os.WriteFile(other, []byte("bogus: 1\n"), 0o644)
+	if _, stderr, _ := l.nxmit("--config", other, "status"); !strings.Contains(stderr, other+":1: unknown parameter \"bogus\"") {
+		t.Errorf("--config: stderr %q", stderr)
+	}
+	cmd := l.sender.Command(l.bin, "status")
+	cmd.Env = append(cmd.Env, "NXMIT_CONFIG="+other)
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), other+":1: unknown parameter") {
+		t.Errorf("NXMIT_CONFIG: %q", out)
+	}
+	// No site configured, none named.
+	l.writeConfig("# nothing yet\n")
+	if _, stderr, status := l.nxmit("run"); status != 1 || !strings.Contains(stderr, "no sites configured in") {
+		t.Errorf("empty configuration: status %d, stderr %q", status, stderr)
+	}
+}
