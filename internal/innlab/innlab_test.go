@@ -450,3 +450,20 @@ func TestSweep(t *testing.T) {
 		t.Errorf("directory of this process was swept: %v", err)
 	}
 }
+
+// TestStartInTestTempDir checks that Start works below t.TempDir(), whose
+// directories are 0700 and so not traversable by news at first.
+func TestStartInTestTempDir(t *testing.T) {
+	Require(t)
+	inst, err := Start(filepath.Join(t.TempDir(), "inst"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	if inst.PathHost != "inst.lab.test" {
+		t.Errorf("PathHost = %q, want inst.lab.test", inst.PathHost)
+	}
+	if err := inst.Inject(Generate(GenOptions{Count: 3, Seed: 99})); err != nil {
+		t.Fatal(err)
+	}
+}
