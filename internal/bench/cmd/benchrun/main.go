@@ -67,7 +67,7 @@ func main() {
 	flag.IntVar(&c.lines, "lines", 1_000_000, "lines of the backlog for the queue-tool measurements (0: skip them)")
 	flag.Int64Var(&c.seed, "seed", 20260101, "seed of the generated articles")
 	flag.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(allScenarios, ","))
-	flag.StringVar(&progs, "programs", "nxmit,nxmit-c1,innxmit", "programs to compare: nxmit (defaults: 4 connections, window 128), nxmit-c1 (1 connection), innxmit")
+	flag.StringVar(&progs, "programs", "nxmit,nxmit-c1,innxmit", "programs to compare: nxmit (defaults: 4 connections, window 128), nxmit-c1 (1 connection), innxmit, or nxmit:FLAGS (send flags, e.g. 'nxmit:-c 1 -w 512')")
 	flag.StringVar(&c.work, "work", "", "scratch directory (default: a new one under /tmp, removed at the end)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
 	flag.StringVar(&c.doc, "doc", "", "Markdown file whose generated block gets the results (e.g. docs/BENCHMARKS.md)")
@@ -109,7 +109,7 @@ func main() {
 	}
 	for _, p := range strings.Split(progs, ",") {
 		p = strings.TrimSpace(p)
-		if !contains(allPrograms, p) {
+		if !validProgram(p) {
 			fmt.Fprintf(os.Stderr, "benchrun: unknown program %q (have %s)\n", p, strings.Join(allPrograms, ","))
 			os.Exit(2)
 		}
@@ -193,19 +193,21 @@ func run(ctx context.Context, c *config) error {
 	}
 
 	var qt []queueResult
+	var qerr error
 	if c.lines > 0 && c.want("queue") {
-		qt, err = lab.queueTools(ctx)
-		if err != nil {
-			lab.report(samples, qt)
-			return fmt.Errorf("queue tools: %w", err)
+		if qt, qerr = lab.queueTools(ctx); qerr != nil {
+			qerr = fmt.Errorf("queue tools: %w", qerr)
 		}
 	}
-	if c.profile != "" {
+	if c.profile != "" && ctx.Err() == nil {
 		if err := lab.profiles(ctx); err != nil {
 			logf("profiles: %v", err)
 		}
 	}
-	return lab.report(samples, qt)
+	if err := lab.report(samples, qt); err != nil {
+		return err
+	}
+	return qerr
 }
 
 func logf(format string, args ...any) {

@@ -116,14 +116,58 @@ func (l *lab) profiles(ctx context.Context) error {
 }
 
 func (l *lab) profileOne(ctx context.Context, self string, sc scenario) (profileResult, error) {
+	// One pass of 20,000 small articles lasts half a second: profile every round and
+	// merge the profiles for enough samples.
+	var cpus []string
+	var stats []string
+	for round := 1; round <= l.c.rounds; round++ {
+		cpu := filepath.Join(l.c.profile, fmt.Sprintf("%s.%d.cpu.pprof", sc.name, round))
+		heap := filepath.Join(l.c.profile, fmt.Sprintf("%s.%d.heap.pprof", sc.name, round))
+		st, err := l.profileRun(ctx, self, sc, cpu, heap)
+		if err != nil {
+			return profileResult{}, err
+		}
+		cpus = append(cpus, cpu)
+		stats = append(stats, st)
+	}
+	var tops []string
+	for _, extra := range [][]string{nil, {"-cum"}} {
+		args := append([]string{"tool", "pprof", "-top", "-nodecount=30"}, extra...)
+		out, err := exec.CommandContext(ctx, "go", append(args, cpus...)...).Output()
+		if err != nil {
+			return profileResult{}, fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+		}
+		tops = append(tops, trimPprofHeader(string(out)))
+	}
+	return profileResult{Scenario: sc.title, File: strings.Join(cpus, " "), Stats: strings.Join(stats, "\n"),
+		Top: strings.Join(tops, "\n\n")}, nil
+}
+
+// trimPprofHeader drops pprof's File, Build ID, Type and Time lines.
+func trimPprofHeader(s string) string {
+	var keep []string
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		switch {
+		case strings.HasPrefix(line, "File: "), strings.HasPrefix(line, "Build ID: "),
+			strings.HasPrefix(line, "Type: "), strings.HasPrefix(line, "Time: "):
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// profileRun runs one profiled send pass of the scenario's batch and returns its stats
+// and times lines.
+func (l *lab) profileRun(ctx context.Context, self string, sc scenario, cpu, heap string) (string, error) {
 	dir := filepath.Join(l.work, "profile-"+sc.name)
 	out := filepath.Join(dir, "outgoing")
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return profileResult{}, err
+		return "", err
 	}
 	defer os.RemoveAll(dir)
 	if err := copyFile(sc.batch.path, filepath.Join(out, fmt.Sprintf("peer.B.%08x", time.Now().Unix())), nil); err != nil {
-		return profileResult{}, err
+		return "", err
 	}
 	port := 0
 	switch sc.peer {
@@ -133,7 +177,7 @@ func (l *lab) profileOne(ctx context.Context, self string, sc scenario) (profile
 		l.recvN++
 		recv, err := innlab.Start(filepath.Join(l.work, fmt.Sprintf("recv%d", l.recvN)), innlab.Options{})
 		if err != nil {
-			return profileResult{}, err
+			return "", err
 		}
 		defer func() {
 			recv.Stop()
@@ -141,28 +185,22 @@ func (l *lab) profileOne(ctx context.Context, self string, sc scenario) (profile
 		}()
 		port = recv.Port
 	}
-	cpu := filepath.Join(l.c.profile, sc.name+".cpu.pprof")
-	heap := filepath.Join(l.c.profile, sc.name+".heap.pprof")
 	logf("profiling nxmit's send pass in %s", sc.name)
 	cmd := exec.Command(self, profileSendCmd, "-innconf", l.sender.InnConf, "-outgoing", out,
 		"-addr", "127.0.0.1:"+strconv.Itoa(port), "-cpuprofile", cpu, "-heapprofile", heap)
 	o, err := l.measureTool(ctx, cmd)
 	if err != nil {
-		return profileResult{}, err
+		return "", err
 	}
 	st, perr := bench.ParseXmitStats(o.Stderr)
 	if o.ExitCode != 0 || perr != nil || st.Accepted != int64(sc.batch.lines) {
-		return profileResult{}, fmt.Errorf("%w: profiled send: exit %d:\n%s", errCheck, o.ExitCode, clip(o.Combined()))
+		return "", fmt.Errorf("%w: profiled send: exit %d:\n%s", errCheck, o.ExitCode, clip(o.Combined()))
 	}
-	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", cpu).Output()
-	if err != nil {
-		return profileResult{}, fmt.Errorf("go tool pprof -top %s: %w", cpu, err)
+	var lines []string
+	for _, line := range strings.Split(string(o.Stderr), "\n") {
+		if strings.Contains(line, " stats offered ") || strings.Contains(line, " times user ") {
+			lines = append(lines, strings.TrimSpace(line))
+		}
 	}
-	cum, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=25", cpu).Output()
-	if err != nil {
-		return profileResult{}, fmt.Errorf("go tool pprof -top -cum %s: %w", cpu, err)
-	}
-	stats := strings.TrimSpace(string(o.Stderr))
-	return profileResult{Scenario: sc.title, File: cpu, Stats: stats,
-		Top: strings.TrimSpace(string(top)) + "\n\n" + strings.TrimSpace(string(cum))}, nil
+	return strings.Join(lines, "\n"), nil
 }

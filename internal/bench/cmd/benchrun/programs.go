@@ -35,13 +35,21 @@ func lookupNews() (owner, error) {
 	return owner{uid, gid}, nil
 }
 
-// nxmitArgs are the send flags of each nxmit variant: its defaults, and one connection
-// for a like-for-like comparison with innxmit's single connection.
+// nxmitArgs are the send flags of each nxmit variant: its defaults, one connection for a
+// like-for-like comparison with innxmit's single connection, or "nxmit:FLAGS" for any
+// other (e.g. "nxmit:-c 1 -w 512").
 func nxmitArgs(prog string) []string {
 	if prog == "nxmit-c1" {
 		return []string{"-c", "1"}
 	}
+	if _, flags, ok := strings.Cut(prog, ":"); ok {
+		return strings.Fields(flags)
+	}
 	return nil
+}
+
+func validProgram(p string) bool {
+	return contains(allPrograms, p) || strings.HasPrefix(p, "nxmit:")
 }
 
 // runNxmit sends the batch as nxmit would find it after a rotate: peer.B.<hex> in an

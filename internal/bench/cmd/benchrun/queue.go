@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,13 +73,32 @@ func writeLines(path string, first, n, dupEvery int) (int64, int, error) {
 // queueTools measures, over a backlog of c.lines lines: send's peak RSS (the articles are
 // missing, so it is the cost of the lines alone), filter's de-duplication against
 // sort -u, and requeue collecting deferral files into a backlog.
+// Each tool is measured even when another failed; the errors are joined.
 func (l *lab) queueTools(ctx context.Context) ([]queueResult, error) {
-	n := l.c.lines
 	dir := filepath.Join(l.work, "queue")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	var out []queueResult
+	var errs []error
+	for _, f := range []func(context.Context, string) ([]queueResult, error){l.queueSend, l.queueFilter, l.queueRequeue} {
+		r, err := f(ctx, dir)
+		out = append(out, r...)
+		if err != nil {
+			logf("queue: %v", err)
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// queueSend measures nxmit send, then innxmit, over lines whose articles are missing.
+func (l *lab) queueSend(ctx context.Context, dir string) ([]queueResult, error) {
+	n := l.c.lines
 	var out []queueResult
 	what := fmt.Sprintf("send %s lines (articles missing) to the sink", thousands(n))
 
@@ -132,16 +152,22 @@ func (l *lab) queueTools(ctx context.Context) ([]queueResult, error) {
 		}
 		out = append(out, queueResult{What: what, Program: "innxmit", Lines: n, Bytes: size, Wall: o.Wall - innxmitExitSleep, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB, Baseline: true})
 	}
+	return out, nil
+}
 
-	// filter: de-duplicate a file with 5% repeated lines.
+// queueFilter measures nxmit filter's de-duplication against sort -u, over lines of
+// which 5% repeat an earlier one.
+func (l *lab) queueFilter(ctx context.Context, dir string) ([]queueResult, error) {
+	n := l.c.lines
+	var out []queueResult
 	dups := filepath.Join(dir, "dups")
 	size, unique, err := writeLines(dups, 1, n, 20)
 	if err != nil {
 		return out, err
 	}
-	what = fmt.Sprintf("de-duplicate %s lines (5%% repeated)", thousands(n))
+	what := fmt.Sprintf("de-duplicate %s lines (5%% repeated)", thousands(n))
 	logf("queue: nxmit filter over %d lines", n)
-	o, err = l.measureFiltered(ctx, exec.Command(l.c.nxmit, filterArgs()...), dups)
+	o, err := l.measureFiltered(ctx, exec.Command(l.c.nxmit, filterArgs()...), dups)
 	if err != nil {
 		return out, err
 	}
@@ -160,8 +186,14 @@ func (l *lab) queueTools(ctx context.Context) ([]queueResult, error) {
 		return out, fmt.Errorf("%w: sort -u: exit %d, %d lines, want %d", errCheck, o.ExitCode, strings.Count(string(o.Stdout), "\n"), unique)
 	}
 	out = append(out, queueResult{What: what, Program: "LC_ALL=C sort -u", Lines: n, Bytes: size, Wall: o.Wall, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB, Baseline: true})
+	return out, nil
+}
 
-	// requeue: the lines spread over 10 deferral files of a day ago.
+// queueRequeue measures nxmit requeue collecting the lines, spread over 10 deferral files
+// of a day ago (5% repeated within each), into one backlog.
+func (l *lab) queueRequeue(ctx context.Context, dir string) ([]queueResult, error) {
+	n := l.c.lines
+	var out []queueResult
 	qdir := filepath.Join(dir, "requeue")
 	if err := os.MkdirAll(qdir, 0o755); err != nil {
 		return out, err
@@ -185,7 +217,7 @@ func (l *lab) queueTools(ctx context.Context) ([]queueResult, error) {
 	logf("queue: nxmit requeue over %d lines in %d files", n, files)
 	rq := exec.Command(l.c.nxmit, append([]string{"--outgoing", qdir}, requeueArgs()...)...)
 	rq.Env = l.senderEnv()
-	o, err = l.measureTool(ctx, rq)
+	o, err := l.measureTool(ctx, rq)
 	if err != nil {
 		return out, err
 	}
