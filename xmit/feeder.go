@@ -35,6 +35,7 @@ type feeder struct {
 	fatal    error // a file operation failed: offer nothing more
 	drained  bool  // every file read to its end
 	progress func(done int64)
+	recs     []batch.Record // scratch for finishAll
 }
 
 type backlog struct {
@@ -134,7 +135,9 @@ func (f *feeder) fillMessageID(p *pending) bool {
 		return false
 	case err != nil:
 		f.warn("requeue %s: %v", p.rec.Line.Article, err)
-		f.deferLine(p, &f.stats.Requeued)
+		if f.deferLine(p, &f.stats.Requeued) {
+			f.finish(p)
+		}
 		return false
 	}
 	mid := spoolfmt.MessageID(art)
@@ -201,18 +204,20 @@ func (f *feeder) read(l batch.Line, buf []byte) ([]byte, error) {
 	return f.store.RetrieveFile(l.Article, buf)
 }
 
-// Done implements nntp.Feeder: each answer is final for its line.
+// Done implements nntp.Feeder: each answer is final for its line. The lines of a batch
+// are blanked together (one write for neighbouring lines), after any deferral among them
+// has been appended to S.defer.
 func (f *feeder) Done(results []nntp.Result) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var finished int64
+	s := &f.stats
+	var finished []*pending
 	for i := range results {
 		r := &results[i]
 		p := f.pending[r.Offer.Ref]
 		if p == nil {
 			continue
 		}
-		s := &f.stats
 		switch r.Outcome {
 		case nntp.Accepted:
 			s.Accepted++
@@ -228,59 +233,71 @@ func (f *feeder) Done(results []nntp.Result) {
 		case nntp.Missing:
 			s.Missing++
 		case nntp.Deferred:
-			f.deferLine(p, &s.Deferred)
-			delete(f.pending, r.Offer.Ref)
-			finished++
-			continue
+			if !f.deferLine(p, &s.Deferred) {
+				delete(f.pending, r.Offer.Ref)
+				continue
+			}
 		case nntp.Failed:
 			f.warn("requeue %s: %v", p.rec.Line.Article, r.Err)
-			f.deferLine(p, &s.Requeued)
-			delete(f.pending, r.Offer.Ref)
-			finished++
-			continue
+			if !f.deferLine(p, &s.Requeued) {
+				delete(f.pending, r.Offer.Ref)
+				continue
+			}
 		default: // Unsent: the connection broke first; offer it again on a live one.
 			f.retry = append(f.retry, r.Offer.Ref)
 			continue
 		}
 		delete(f.pending, r.Offer.Ref)
-		f.finish(p)
-		finished++
+		finished = append(finished, p)
 	}
-	if finished > 0 && f.progress != nil {
-		f.progress(finished)
+	f.finishAll(finished)
+	if len(finished) > 0 && f.progress != nil {
+		f.progress(int64(len(finished)))
 	}
 }
 
-// deferLine keeps the line for a later pass: appended to S.defer, then blanked. If the
-// append fails (disk full) the line is left as it is in its backlog and the pass stops
-// offering, so nothing is lost.
-func (f *feeder) deferLine(p *pending, counter *int64) {
+// deferLine keeps the line for a later pass by appending it to S.defer; the caller then
+// blanks it. If the append fails (disk full) it reports false: the line must stay as it
+// is in its backlog, and the pass stops offering, so nothing is lost.
+func (f *feeder) deferLine(p *pending, counter *int64) bool {
 	if err := f.defers.Append(p.rec.Line); err != nil {
 		if f.fatal == nil {
 			f.fatal = fmt.Errorf("%s: %w", f.opt.Queue.DeferPath(), err)
 			f.warn("%v: stopping; unfinished lines stay queued", f.fatal)
 		}
-		f.release(p)
 		f.stats.Unsent++
-		return
+		return false
 	}
 	*counter++
-	f.finish(p)
+	return true
 }
 
-// finish marks a line done in its backlog (blanked in place) and removes the backlog once
-// every line is done.
-func (f *feeder) finish(p *pending) {
-	if err := p.bl.b.Done(p.rec); err != nil && f.fatal == nil {
-		f.fatal = fmt.Errorf("%s:%d: mark done: %w", p.bl.file.Path, p.rec.LineNo, err)
-		f.warn("%v: stopping", f.fatal)
+// finishAll marks lines done in their backlogs, one DoneAll per backlog, and removes the
+// backlogs that are then finished.
+func (f *feeder) finishAll(ps []*pending) {
+	for len(ps) > 0 {
+		bl := ps[0].bl
+		recs := f.recs[:0]
+		rest := ps[:0]
+		for _, p := range ps {
+			if p.bl == bl {
+				recs = append(recs, p.rec)
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		f.recs = recs
+		if err := bl.b.DoneAll(recs); err != nil && f.fatal == nil {
+			f.fatal = fmt.Errorf("%s: mark done: %w", bl.file.Path, err)
+			f.warn("%v: stopping", f.fatal)
+		}
+		f.maybeRemove(bl)
+		ps = rest
 	}
-	f.release(p)
 }
 
-func (f *feeder) release(p *pending) {
-	f.maybeRemove(p.bl)
-}
+// finish marks one line done; see finishAll.
+func (f *feeder) finish(p *pending) { f.finishAll([]*pending{p}) }
 
 // maybeRemove deletes a backlog whose every line is done. S.defer is synced first: the
 // deferred lines must be on disk before the only other copy goes away.
