@@ -217,15 +217,23 @@ func (r *rotation) run(ctx context.Context) error {
 		return err
 	}
 	r.res.Recovered = state
-	if state != StateIdle {
-		r.warn("finishing a rotation interrupted earlier (%s %s)", filepath.Base(r.d), state)
-		if done, err := r.alreadyInstalled(); err != nil || done {
-			return err
-		}
+	if state == StateIdle {
+		return r.rotateFeed(ctx)
+	}
+	// Said once it worked: a flush failing again (innd still down) needs no second line.
+	if err := r.recover(ctx, state); err != nil {
+		return err
+	}
+	r.warn("finished a rotation interrupted earlier (%s %s)", filepath.Base(r.d), state)
+	return nil
+}
+
+// recover finishes the rotation found in state.
+func (r *rotation) recover(ctx context.Context, state RotateState) error {
+	if done, err := r.alreadyInstalled(); err != nil || done {
+		return err
 	}
 	switch state {
-	case StateIdle:
-		return r.rotateFeed(ctx)
 	case StateHardlinked:
 		if err := r.unlinkFeed(); err != nil {
 			return err
