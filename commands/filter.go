@@ -1,11 +1,195 @@
 package commands
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
-// FilterCmd is the "filter" subcommand. (Placeholder until its owner lands it.)
+	"nxmit/batch"
+	"nxmit/linefilter"
+	"nxmit/spoolfmt"
+	"nxmit/wildmat"
+)
+
+// FilterCmd filters batch lines for shell pipelines.
 type FilterCmd struct {
-	Args []string `arg:"" optional:"" help:"Arguments."`
+	Files   []string  `arg:"" optional:"" name:"file" help:"Input files (default: stdin; - is stdin)."`
+	Dedupe  bool      `short:"u" help:"Write each article once (by Message-ID; about 30 bytes of memory per distinct line)."`
+	Exists  bool      `short:"e" help:"Keep only articles present in the spool."`
+	Groups  string    `short:"g" help:"Keep only articles whose Newsgroups match this INN wildmat, as a newsfeeds pattern: commas, ! negates, @ refuses the article if any group matches." placeholder:"WILDMAT"`
+	MinSize byteCount `help:"Keep only articles of at least this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
+	MaxSize byteCount `help:"Keep only articles of at most this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
+	MaxAge  ageLimit  `help:"Keep only articles that arrived at most this long ago: spool arrival time where the storage method has it, else the Date header (e.g. 36h, 7d, 2w)." placeholder:"AGE"`
+	Invert  bool      `help:"Write the lines whose article fails --exists, --groups, the size or the age tests instead."`
+	Stats   bool      `help:"Print the counts on stderr at the end."`
+	Workers int       `help:"Articles read at once for the spool tests (default: 4 per CPU, at most 32)." placeholder:"N" hidden:""`
 }
 
-// Run runs the subcommand.
-func (c *FilterCmd) Run(g *Globals) error { return errors.New("filter: not implemented yet") }
+// Help is shown under the subcommand's usage.
+func (c *FilterCmd) Help() string {
+	return fmt.Sprintf(`Reads batch lines (a token and Message-ID, a token, or an article path per line; plain,
+zstd or gzip) from the files or stdin, and writes the lines that pass every test given
+to stdout, in input order. Without tests it drops blank lines and normalizes nothing
+else. Malformed lines never reach stdout: they are reported on stderr as FILE:LINE:
+reason. Articles are read from INN's spool (inn.conf's patharticles) only for the
+tests that need them. --groups uses INN's wildmat with newsfeeds(5) semantics: an
+article passes when one of its groups matches and none matches an @ pattern. Sizes are
+of the article as sent (wire format). An article whose age cannot be told fails
+--max-age. A missing article fails every spool test.
+
+The input is streamed; only --dedupe keeps state, at most %d bytes per distinct line.
+--stats prints the counts on stderr at the end.
+
+Example, resending what is left of an old feed file:
+
+  nxmit filter --exists --groups 'comp.*,!comp.binaries.*' --dedupe < peer.old | nxmit merge peer -
+
+Exit status: 0 done (malformed lines only reported), 1 an input or article could not be
+read (the output lacks those lines), 2 usage.`, batch.IDSetBytesPerLine)
+}
+
+// Run filters.
+func (c *FilterCmd) Run(g *Globals) error {
+	opt := linefilter.Options{
+		Dedupe:  c.Dedupe,
+		Exists:  c.Exists,
+		MinSize: int64(c.MinSize),
+		MaxSize: int64(c.MaxSize),
+		MaxAge:  time.Duration(c.MaxAge),
+		Invert:  c.Invert,
+		Workers: c.Workers,
+		Warn:    func(err error) { fmt.Fprintf(os.Stderr, "nxmit: filter: %v\n", err) },
+	}
+	if c.Groups != "" {
+		e, err := wildmat.CompilePoison(c.Groups)
+		if err != nil {
+			return usagef("--groups: %v", err)
+		}
+		opt.Groups = e
+	}
+	if c.MaxSize > 0 && c.MinSize > c.MaxSize {
+		return usagef("--min-size %d is above --max-size %d", c.MinSize, c.MaxSize)
+	}
+	if c.Invert && !(c.Exists || opt.Groups != nil || c.MinSize > 0 || c.MaxSize > 0 || c.MaxAge > 0) {
+		return usagef("--invert needs a test to invert (--exists, --groups, --min-size, --max-size or --max-age)")
+	}
+	if opt.Exists || opt.Groups != nil || opt.MinSize > 0 || opt.MaxSize > 0 || opt.MaxAge > 0 {
+		conf, err := g.InnConf()
+		if err != nil {
+			return fmt.Errorf("the spool tests need inn.conf: %w", err)
+		}
+		store, err := spoolfmt.OpenStore(conf)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		opt.Spool = store
+	}
+	flt, err := linefilter.New(opt)
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	files := c.Files
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	failed := false
+	for _, name := range files {
+		var r io.Reader = os.Stdin
+		label := "stdin"
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "nxmit: filter: %v\n", err)
+				failed = true
+				continue
+			}
+			r, label = f, name
+			defer f.Close()
+		}
+		if err := flt.Filter(os.Stdout, r, label); err != nil {
+			var we *linefilter.WriteError
+			if errors.As(err, &we) {
+				return err // stdout is gone: nothing more can be written
+			}
+			fmt.Fprintf(os.Stderr, "nxmit: filter: %v\n", err)
+			failed = true
+		}
+	}
+	st := flt.Stats()
+	if c.Stats || g.Verbose {
+		fmt.Fprintf(os.Stderr, "filter: %s\n", st)
+	}
+	if st.Errors > 0 {
+		fmt.Fprintf(os.Stderr, "nxmit: filter: %d article(s) could not be read; their lines were not written\n", st.Errors)
+		failed = true
+	}
+	if failed {
+		return ExitStatus(1)
+	}
+	return nil
+}
+
+// byteCount is a size on the command line: bytes, or with a k, M or G suffix (powers of
+// 1024, either case).
+type byteCount int64
+
+// UnmarshalText parses the size.
+func (b *byteCount) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return fmt.Errorf("bad size %q (want a number of bytes, with an optional k, M or G suffix)", text)
+	}
+	*b = byteCount(v * mult)
+	return nil
+}
+
+// ageLimit is a duration on the command line: a Go duration (90m, 36h) or a whole or
+// decimal number of days (d) or weeks (w).
+type ageLimit time.Duration
+
+// UnmarshalText parses the age.
+func (a *ageLimit) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	unit := time.Duration(0)
+	switch {
+	case strings.HasSuffix(s, "d"):
+		unit = 24 * time.Hour
+	case strings.HasSuffix(s, "w"):
+		unit = 7 * 24 * time.Hour
+	}
+	if unit != 0 {
+		v, err := strconv.ParseFloat(s[:len(s)-1], 64)
+		if err != nil || v < 0 || v > 1e5 {
+			return fmt.Errorf("bad age %q", text)
+		}
+		*a = ageLimit(time.Duration(v * float64(unit)))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("bad age %q (e.g. 90m, 36h, 7d, 2w)", text)
+	}
+	*a = ageLimit(d)
+	return nil
+}
