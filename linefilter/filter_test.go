@@ -205,10 +205,10 @@ func TestFilterLines(t *testing.T) {
 		fx.lines[0],
 		"",
 		strings.Repeat(" ", 20),
-		fx.lines[0],           // duplicate
-		fx.lines[1] + "\r",    // CRLF: malformed
-		"@0201 <x@y>",         // short token
-		fx.lines[1],           // first good copy of line 2
+		fx.lines[0],        // duplicate
+		fx.lines[1] + "\r", // CRLF: malformed
+		"@0201 <x@y>",      // short token
+		fx.lines[1],        // first good copy of line 2
 		strings.Repeat("z", 40000),
 		"\xff\xfe <a@b>",
 		tokAt(9, testNow) + " <1@X>", // same Message-ID as line 1, domain case differs
