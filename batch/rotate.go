@@ -194,6 +194,17 @@ func (q Queue) RotateLocked(ctx context.Context, opt RotateOptions) (RotateResul
 	return r.res, nil
 }
 
+// RotationState reports the stage of a rotation left on disk (StateIdle
+// when none), without locking or changing anything; for status displays.
+func (q Queue) RotationState() (RotateState, error) {
+	r := rotation{q: q, d: q.RotatingPath(), f: q.FeedPath()}
+	st, err := r.state()
+	if err != nil {
+		return st, fmt.Errorf("site %s: %w", q.Site, err)
+	}
+	return st, nil
+}
+
 // rotation is one run of the state machine.
 type rotation struct {
 	q    Queue

@@ -307,6 +307,9 @@ func TestRotateStates(t *testing.T) {
 			if !tc.flush {
 				f = noFlush{t}
 			}
+			if st, err := q.RotationState(); err != nil || st != tc.state {
+				t.Errorf("RotationState() = %v, %v; want %v", st, err, tc.state)
+			}
 			n.beforeFlush = func() { n.write(4) } // arrive while the flush is on its way
 			res, err := q.Rotate(context.Background(), RotateOptions{Flusher: f, Compress: tc.compress, Warn: w.warn})
 			if err != nil {
