@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -261,31 +260,16 @@ func worseStatus(a, b int) int {
 	return a
 }
 
-// rotateSize is a byte count given as N, Nk, NM or NG (powers of 1024, as
-// INN's shrinkfile takes them).
+// rotateSize is a byte count given as N, Nk, NM or NG (powers of 1024), as nxmit.conf
+// and INN's shrinkfile take them.
 type rotateSize int64
 
 // UnmarshalText parses a size.
 func (s *rotateSize) UnmarshalText(b []byte) error {
-	t := strings.TrimSpace(string(b))
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k', 'K':
-			mult = 1 << 10
-		case 'm', 'M':
-			mult = 1 << 20
-		case 'g', 'G':
-			mult = 1 << 30
-		}
-		if mult != 1 {
-			t = t[:n-1]
-		}
+	v, err := config.ParseSize(strings.TrimSpace(string(b)))
+	if err != nil {
+		return err
 	}
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v < 0 || v > (1<<62)/mult {
-		return fmt.Errorf("bad size %q: want N, Nk, NM or NG", string(b))
-	}
-	*s = rotateSize(v * mult)
+	*s = rotateSize(v)
 	return nil
 }
