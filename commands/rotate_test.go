@@ -584,31 +584,17 @@ func TestRotateFailures(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("needs root to run nxmit as another user")
 		}
-		dir := t.TempDir()
-		bin := filepath.Join(dir, "nxmit")
-		data, err := os.ReadFile(l.bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bin, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		bin := rotSharedBinary(t, l.bin)
+		dir := filepath.Dir(bin)
 		outDir := filepath.Join(dir, "out")
 		os.Mkdir(outDir, 0o755)
 		feed := filepath.Join(outDir, "peer")
 		os.WriteFile(feed, []byte("@0201000000010000000000000000000000AA@ <a@x.test>\n"), 0o644)
-		for p := dir; p != "/" && p != "."; p = filepath.Dir(p) {
-			if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
-				if err := os.Chmod(p, fi.Mode().Perm()|0o005); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
 		cmd := exec.Command("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
 			bin, "rotate", "peer", "--force", "--outgoing", outDir, "--ctlinnd", "/bin/true", "--innconf", "/nonexistent")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
-		err = cmd.Run()
+		err := cmd.Run()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Errorf("err %v, want exit 1", err)
@@ -621,6 +607,58 @@ func TestRotateFailures(t *testing.T) {
 			t.Errorf("outgoing directory changed: %v", ents)
 		}
 	})
+}
+
+// rotSharedBinary copies the binary where every user can run it.
+func rotSharedBinary(t *testing.T, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "nxmit")
+	if err := os.WriteFile(shared, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p := dir; p != "/" && p != "."; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+			if err := os.Chmod(p, fi.Mode().Perm()|0o005); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return shared
+}
+
+// TestRotateAsNews runs nxmit as user news, as cron would, with both ways of flushing:
+// the reply socket of the native client must be one innd can answer to.
+func TestRotateAsNews(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run nxmit as news")
+	}
+	l := newRotLab(t)
+	bin := rotSharedBinary(t, l.bin)
+	for _, flush := range []string{"ctlinnd", "icc"} {
+		for _, compress := range []string{"--no-compress", "--compress"} {
+			l.mustInject(t, 20)
+			cmd := exec.Command("/usr/bin/setpriv", "--reuid=news", "--regid=news", "--init-groups", "--",
+				bin, "rotate", "peer", "--force", "--flush", flush, compress)
+			cmd.Env = l.inst.Env()
+			out, err := cmd.CombinedOutput()
+			if err != nil || len(out) > 0 {
+				t.Fatalf("as news, --flush=%s %s: %v: %q", flush, compress, err, out)
+			}
+		}
+	}
+	l.checkExactlyOnce(t, true)
+	files, _ := filepath.Glob(filepath.Join(l.inst.Outgoing, "peer.B.*"))
+	if len(files) != 4 {
+		t.Errorf("%d backlogs, want 4", len(files))
+	}
+	if left, _ := filepath.Glob(filepath.Join(l.inst.PathRun, "nxmit*")); len(left) > 0 {
+		t.Errorf("reply sockets left: %v", left)
+	}
 }
 
 func rotFileSize(p string) int64 {
