@@ -1,0 +1,558 @@
+package nntp
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+const (
+	// pullBatch bounds the offers taken per NextOffers call: large enough that a call's
+	// cost is spread over many articles, small enough that a stop leaves few taken.
+	pullBatch = 32
+	// doneBatch bounds the results handed to Done at once, and the replies the reader
+	// answers between two looks at the shared state.
+	doneBatch = 64
+
+	// innfeed's no-CHECK hysteresis (innfeed.conf no-check-filter, no-check-high,
+	// no-check-low defaults).
+	noCheckFilter = 50.0
+	noCheckOn     = 95.0 * noCheckFilter / 100
+	noCheckOff    = 90.0 * noCheckFilter / 100
+)
+
+type cmdKind uint8
+
+const (
+	cmdCheck cmdKind = iota
+	cmdTakethis
+)
+
+// A sent command whose reply is due.
+type sentCmd struct {
+	offer Offer
+	kind  cmdKind
+	size  int // article bytes, for TAKETHIS
+}
+
+// streamer runs one Stream call. The calling goroutine writes: it pulls offers, fetches
+// articles and writes commands. One reader goroutine reads the replies, matches each to
+// the oldest command due, and finishes offers. They meet under mu once per batch (a
+// flush of the writer, up to doneBatch replies of the reader), never once per article.
+//
+// Each offer taken from the Feeder is in exactly one place until Done gets it: the
+// writer's current batch, the ring of commands sent ([head, wtail)), the reader's
+// unpublished answers, or wanted (238 seen, TAKETHIS not yet written). inflight counts
+// them all, which bounds the ring: window slots are enough.
+type streamer struct {
+	c      *Client
+	f      Feeder
+	window int
+	mode   CheckMode
+	grace  time.Duration
+	ring   []sentCmd // command i is at ring[i%window]
+
+	mu       sync.Mutex
+	rcond    sync.Cond // the reader waits for commands to answer, or the end
+	wcond    sync.Cond // the writer waits for free slots, wanted articles, or the end
+	tail     uint64    // commands published to the reader
+	head     uint64    // commands answered, as published by the reader
+	inflight int       // offers taken and not final
+	wanted   []Offer   // answered 238, TAKETHIS not yet written
+	noCheck  bool      // TAKETHIS without CHECK, as decided by the reader
+	err      error     // the first failure; the connection is then closed
+	stopping bool      // ctx is done: no new offers, drain
+	finished bool      // the writer has nothing more: the reader may leave
+	over     bool      // Stream has returned: a late stop must not touch the connection
+
+	// Writer only.
+	wtail                     uint64
+	wres                      []Result
+	offered, checks, takethis int64
+
+	// Reader only; Stream reads them after the reader is gone.
+	filter                float64
+	noCheckIn, noCheckOut int
+
+	doneMu sync.Mutex
+	stats  FeedStats // outcome counts, under doneMu
+}
+
+// Stream feeds articles with pipelined CHECK and TAKETHIS (RFC 4644) until NextOffers
+// returns nothing and every reply is in, or ctx is done. The caller should have
+// checked ModeStream first: a peer that refuses streaming answers 500 and the
+// connection fails.
+//
+// Up to cfg.Window commands are in flight. Replies must come in command order and name
+// the message-id of the command they answer; anything else fails the connection with a
+// *ProtocolError. CHECK 238 leads to TAKETHIS with the article, 431 is Deferred (never
+// re-CHECKed at once), 438 Refused; TAKETHIS 239 is Accepted, 439 Rejected. An article
+// that is missing when its turn comes is reported Missing and nothing is sent for it.
+//
+// In Adaptive mode the connection keeps innfeed's filter f (F=50): each 239 sets
+// f = f*(1-1/F) + 1, each 431, 438 and 439 sets f = f*(1-1/F). Above 95% of F the
+// connection sends TAKETHIS without CHECK, and below 90% it checks again.
+//
+// Every offer taken from the Feeder reaches Done exactly once. When the connection
+// fails (400 or 403 from a throttled or broken peer, 480 or 502, a protocol error, EOF,
+// a timeout), the offers without a final answer are Unsent, the connection is closed
+// and the error returned; it is temporary for 400, 403 and connection failures. When
+// ctx is done, Stream takes no new offers, waits up to cfg.Grace for the replies due,
+// and returns an error wrapping ctx's cause; the client is still usable if all replies
+// arrived, and closed otherwise. The statistics are returned in every case.
+func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedStats, error) {
+	if c.broken != nil {
+		return FeedStats{}, c.broken
+	}
+	if err := context.Cause(ctx); err != nil {
+		return FeedStats{}, fmt.Errorf("nntp: stream stopped: %w", err)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
+	s := &streamer{
+		c:       c,
+		f:       f,
+		window:  cfg.Window,
+		mode:    cfg.Mode,
+		grace:   cfg.Grace,
+		ring:    make([]sentCmd, cfg.Window),
+		noCheck: cfg.Mode == NeverCheck,
+		wanted:  make([]Offer, 0, pullBatch),
+	}
+	s.rcond.L = &s.mu
+	s.wcond.L = &s.mu
+
+	unhook := context.AfterFunc(ctx, s.stop)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		s.read()
+	}()
+
+	s.write(ctx)
+	unhook()
+
+	s.mu.Lock()
+	s.finished = true
+	s.over = true
+	s.rcond.Broadcast()
+	s.mu.Unlock()
+	<-readerDone
+
+	// Only this goroutine is left: whatever has no final answer is Unsent.
+	err, stopping := s.err, s.stopping
+	for i := s.head; i < s.wtail; i++ {
+		s.wres = append(s.wres, Result{Offer: s.ring[i%uint64(s.window)].offer, Outcome: Unsent, Err: err})
+	}
+	s.unsent(s.wanted, err)
+	s.flushResults()
+
+	st := s.stats
+	st.Offered, st.Checks, st.Takethis = s.offered, s.checks, s.takethis
+	st.NoCheckEntered, st.NoCheckExited = s.noCheckIn, s.noCheckOut
+	switch {
+	case stopping && err != nil:
+		c.fail(err)
+		return st, fmt.Errorf("nntp: stream stopped with %d replies missing after %v (%v): %w",
+			st.Unsent, s.grace, err, context.Cause(ctx))
+	case stopping:
+		c.dc.clearLimit()
+		return st, fmt.Errorf("nntp: stream stopped: %w", context.Cause(ctx))
+	case err != nil:
+		return st, c.fail(err)
+	}
+	return st, nil
+}
+
+// stop is called once ctx is done: take no new offers, and give the replies due until
+// the grace period ends, after which every read and write fails.
+func (s *streamer) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping || s.over {
+		return
+	}
+	s.stopping = true
+	s.c.dc.interrupt(time.Now().Add(s.grace))
+	s.wcond.Broadcast()
+}
+
+// write is the writer's loop. It returns when the work is done and answered, when the
+// stop has drained, or when the connection failed.
+func (s *streamer) write(ctx context.Context) {
+	pulled := make([]Offer, 0, pullBatch)
+	wants := make([]Offer, 0, pullBatch)
+	eof := false
+	for {
+		s.mu.Lock()
+		for s.err == nil && len(s.wanted) == 0 {
+			if s.stopping || eof {
+				if s.inflight == 0 {
+					break
+				}
+			} else if s.inflight < s.window {
+				break
+			}
+			// About to wait for replies: everything written must be on its way.
+			if s.wtail != s.tail || s.c.bw.Buffered() > 0 {
+				s.mu.Unlock()
+				s.flush()
+				s.mu.Lock()
+				continue
+			}
+			s.wcond.Wait()
+		}
+		if s.err != nil {
+			s.mu.Unlock()
+			return
+		}
+		wants, s.wanted = s.wanted, wants[:0]
+		stopping, free, noCheck := s.stopping, s.window-s.inflight, s.noCheck
+		s.mu.Unlock()
+
+		switch {
+		case len(wants) > 0 && stopping:
+			// The peer reserved these for a while; leaving them is harmless and keeps
+			// the stop short.
+			s.unsent(wants, context.Cause(ctx))
+			s.finish(len(wants))
+		case len(wants) > 0:
+			if !s.send(wants, sendAnswered) {
+				return
+			}
+		case stopping || eof:
+			return // nothing in flight
+		case ctx.Err() != nil:
+			s.stop()
+		default:
+			n := min(free, pullBatch)
+			pulled = s.f.NextOffers(pulled[:0], n)
+			if len(pulled) == 0 {
+				eof = true
+				continue
+			}
+			if len(pulled) > n {
+				// The Feeder broke its contract; taking the extra offers could
+				// overflow the ring, and dropping them would lose them.
+				s.unsent(pulled[n:], fmt.Errorf("nntp: Feeder.NextOffers returned %d offers, asked for %d", len(pulled), n))
+				pulled = pulled[:n]
+			}
+			s.mu.Lock()
+			s.inflight += len(pulled)
+			s.mu.Unlock()
+			how := sendCheck
+			if noCheck {
+				how = sendNoCheck
+			}
+			if !s.send(pulled, how) {
+				return
+			}
+		}
+	}
+}
+
+// How send offers a batch.
+type sendKind uint8
+
+const (
+	sendCheck    sendKind = iota // CHECK
+	sendNoCheck                  // TAKETHIS without CHECK: counts as offered
+	sendAnswered                 // TAKETHIS after 238: the CHECK was the offer
+)
+
+// send writes a batch of commands, then flushes. It reports false if the connection
+// failed; the offers not yet written are then Unsent.
+func (s *streamer) send(offers []Offer, how sendKind) bool {
+	finished := 0
+	for i := range offers {
+		o := &offers[i]
+		var err error
+		if how != sendCheck {
+			art, res := s.c.article(s.f, o)
+			if res != nil {
+				s.wres = append(s.wres, *res)
+				finished++
+				continue
+			}
+			s.push(sentCmd{offer: *o, kind: cmdTakethis, size: len(art)})
+			if how == sendNoCheck {
+				s.offered++
+			}
+			s.takethis++
+			err = s.writeCmd("TAKETHIS ", o.MessageID, art)
+		} else {
+			if !validMessageID(o.MessageID) {
+				s.wres = append(s.wres, Result{Offer: *o, Outcome: Missing, Err: fmt.Errorf("%w: %q", ErrBadMessageID, o.MessageID)})
+				finished++
+				continue
+			}
+			s.push(sentCmd{offer: *o, kind: cmdCheck})
+			s.offered++
+			s.checks++
+			err = s.writeCmd("CHECK ", o.MessageID, nil)
+		}
+		if err != nil {
+			err = &ConnError{Op: "send", Err: err}
+			s.fail(err)
+			s.unsent(offers[i+1:], err)
+			return false
+		}
+	}
+	s.finish(finished)
+	ok := s.flush()
+	s.flushResults()
+	return ok
+}
+
+// push appends a command to the ring, unpublished: the reader sees it at the next
+// publish, which comes before any write that could block.
+func (s *streamer) push(e sentCmd) {
+	s.ring[s.wtail%uint64(s.window)] = e
+	s.wtail++
+}
+
+// publish shows the reader the commands pushed so far. It must come before the
+// commands can reach the peer: otherwise its replies could fill the socket while the
+// reader waits, and a peer that stops reading until its replies are read would
+// deadlock with our writer.
+func (s *streamer) publish() {
+	if s.wtail == s.tail {
+		return
+	}
+	s.mu.Lock()
+	s.tail = s.wtail
+	s.rcond.Signal()
+	s.mu.Unlock()
+}
+
+// writeCmd buffers VERB+mid+CRLF and the article, if any.
+func (s *streamer) writeCmd(verb, mid string, art []byte) error {
+	bw := s.c.bw
+	if len(verb)+len(mid)+2+len(art) > bw.Available() {
+		s.publish() // this write may reach the socket
+	}
+	s.c.tracef("> %s%s", verb, mid)
+	bw.WriteString(verb)
+	bw.WriteString(mid)
+	bw.WriteString("\r\n")
+	_, err := bw.Write(art)
+	return err
+}
+
+// flush publishes and sends whatever is buffered. It reports false if the connection
+// failed.
+func (s *streamer) flush() bool {
+	s.publish()
+	if err := s.c.bw.Flush(); err != nil {
+		s.fail(&ConnError{Op: "send", Err: err})
+		return false
+	}
+	return true
+}
+
+// finish releases n window slots of offers the writer finished itself.
+func (s *streamer) finish(n int) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.inflight -= n
+	s.mu.Unlock()
+}
+
+// unsent reports offers as Unsent because of err.
+func (s *streamer) unsent(offers []Offer, err error) {
+	for _, o := range offers {
+		s.wres = append(s.wres, Result{Offer: o, Outcome: Unsent, Err: err})
+	}
+}
+
+// flushResults hands the writer's results to Done.
+func (s *streamer) flushResults() {
+	if len(s.wres) > 0 {
+		s.deliver(s.wres)
+		s.wres = s.wres[:0]
+	}
+}
+
+// deliver calls Done for one batch; the calls of the writer and reader never overlap.
+func (s *streamer) deliver(results []Result) {
+	s.doneMu.Lock()
+	s.stats.count(results)
+	s.f.Done(results)
+	s.doneMu.Unlock()
+}
+
+// fail records the first failure, wakes both sides and closes the connection, which
+// also ends a blocked read or write.
+func (s *streamer) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.rcond.Broadcast()
+	s.wcond.Broadcast()
+	s.mu.Unlock()
+	s.c.Close()
+}
+
+// read is the reader's loop.
+func (s *streamer) read() {
+	var (
+		head     uint64 // next command to answer
+		avail    uint64 // commands published to us
+		finished int    // offers made final since the last publish
+		wants    []Offer
+		res      []Result
+		noCheck  = s.noCheck
+	)
+	// publish hands our progress to the writer; s.mu must be held.
+	publish := func() {
+		changed := s.head != head || finished > 0 || len(wants) > 0 || s.noCheck != noCheck
+		s.head = head
+		s.inflight -= finished
+		s.wanted = append(s.wanted, wants...)
+		s.noCheck = noCheck
+		finished, wants = 0, wants[:0]
+		if changed {
+			s.wcond.Signal()
+		}
+	}
+	fail := func(err error) {
+		s.mu.Lock()
+		publish()
+		if s.err == nil {
+			s.err = err
+		}
+		s.rcond.Broadcast()
+		s.wcond.Broadcast()
+		s.mu.Unlock()
+		s.c.Close()
+		if len(res) > 0 {
+			s.deliver(res)
+		}
+	}
+	for {
+		s.mu.Lock()
+		publish()
+		for s.tail == head && s.err == nil && !s.finished {
+			if len(res) > 0 {
+				s.mu.Unlock()
+				s.deliver(res)
+				res = res[:0]
+				s.mu.Lock()
+				continue
+			}
+			s.rcond.Wait()
+		}
+		if s.err != nil || s.tail == head {
+			s.mu.Unlock()
+			if len(res) > 0 {
+				s.deliver(res)
+			}
+			return
+		}
+		avail = s.tail
+		s.mu.Unlock()
+
+		// Deliver before a read that may block, or when the batch is full.
+		if len(res) >= doneBatch || (len(res) > 0 && !s.c.lineBuffered()) {
+			s.deliver(res)
+			res = res[:0]
+		}
+		for n := 0; head < avail && n < doneBatch; n++ {
+			if n > 0 && !s.c.lineBuffered() {
+				break // publish before blocking
+			}
+			e := &s.ring[head%uint64(s.window)]
+			line, err := s.c.readLine()
+			if err != nil {
+				fail(withOp(err, e.op()))
+				return
+			}
+			text := string(line)
+			s.c.tracef("< %s", text)
+			r, err := ParseReply(text)
+			if err != nil {
+				fail(withOp(err, e.op()))
+				return
+			}
+			if r.Code < 200 {
+				continue // informational; innxmit ignores these too
+			}
+			out, err := e.answer(r)
+			if err != nil {
+				fail(err)
+				return
+			}
+			head++
+			switch out {
+			case 0: // 238
+				wants = append(wants, e.offer)
+				continue
+			case Accepted:
+				s.filter = s.filter*(1-1/noCheckFilter) + 1
+			case Refused, Rejected, Deferred:
+				s.filter *= 1 - 1/noCheckFilter
+			}
+			finished++
+			res = append(res, Result{Offer: e.offer, Outcome: out, Reply: r, Size: sentSize(out, e)})
+			if s.mode == Adaptive {
+				if !noCheck && s.filter > noCheckOn {
+					noCheck = true
+					s.noCheckIn++
+				} else if noCheck && s.filter < noCheckOff {
+					noCheck = false
+					s.noCheckOut++
+				}
+			}
+		}
+	}
+}
+
+func sentSize(out Outcome, e *sentCmd) int {
+	if out == Accepted || out == Rejected {
+		return e.size
+	}
+	return 0
+}
+
+func (e *sentCmd) op() string {
+	if e.kind == cmdCheck {
+		return "CHECK " + e.offer.MessageID
+	}
+	return "TAKETHIS " + e.offer.MessageID
+}
+
+// answer checks a reply against the command it answers and returns the outcome, or 0
+// for a 238.
+func (e *sentCmd) answer(r Reply) (Outcome, error) {
+	var out Outcome
+	switch {
+	case e.kind == cmdCheck && r.Code == 238:
+		out = 0
+	case e.kind == cmdCheck && r.Code == 431:
+		out = Deferred
+	case e.kind == cmdCheck && r.Code == 438:
+		out = Refused
+	case e.kind == cmdCheck && r.Code == 501:
+		// A syntax error about the message-id, which such replies do not repeat;
+		// innxmit counts it refused, and so do we.
+		return Refused, nil
+	case e.kind == cmdTakethis && r.Code == 239:
+		out = Accepted
+	case e.kind == cmdTakethis && r.Code == 439:
+		out = Rejected
+	default:
+		return 0, replyError(e.op(), r)
+	}
+	if r.MessageID() != e.offer.MessageID {
+		return 0, &ProtocolError{Op: e.op(), Line: r.String(), Msg: "reply out of order"}
+	}
+	return out, nil
+}
