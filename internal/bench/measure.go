@@ -56,7 +56,7 @@ func (o Output) Combined() []byte {
 // Measure runs cmd to completion and returns its resource usage from wait4. A non-zero
 // exit is not an error here: the caller decides (innxmit exits 1 after a partial batch);
 // the error is for a program that could not be started or was killed by ctx. cmd's Stdout
-// and Stderr must be unset: they are captured.
+// and Stderr are captured into the Output unless the caller set them.
 func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
 	var out Output
 	if cmd.Err != nil {
@@ -80,7 +80,12 @@ func Measure(ctx context.Context, cmd *exec.Cmd) (Output, error) {
 	}
 	cmd.SysProcAttr.Setpgid = true
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &stderr
+	}
 	if cmd.WaitDelay == 0 {
 		// After a kill, a grandchild holding the output pipes must not keep Wait waiting.
 		cmd.WaitDelay = 2 * time.Second

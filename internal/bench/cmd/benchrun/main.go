@@ -50,9 +50,13 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == profileSendCmd {
-		if err := profileSendMain(os.Args[2:]); err != nil {
-			fmt.Fprintf(os.Stderr, "benchrun %s: %v\n", profileSendCmd, err)
+	if len(os.Args) > 1 && (os.Args[1] == profileSendCmd || os.Args[1] == profileFilterCmd) {
+		f := profileSendMain
+		if os.Args[1] == profileFilterCmd {
+			f = profileFilterMain
+		}
+		if err := f(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "benchrun %s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
@@ -172,6 +176,11 @@ func run(ctx context.Context, c *config) error {
 		return err
 	}
 	logf("scratch directory %s", work)
+	if c.profile != "" {
+		if err := os.MkdirAll(c.profile, 0o755); err != nil {
+			return err
+		}
+	}
 
 	lab, err := newLab(ctx, c, work)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"nxmit/batch"
 	"nxmit/internal/bench"
 	"nxmit/internal/innlab"
+	"nxmit/linefilter"
 	"nxmit/nntp"
 	"nxmit/spoolfmt"
 	"nxmit/xmit"
@@ -139,7 +140,7 @@ func (l *lab) profileOne(ctx context.Context, self string, sc scenario) (profile
 		}
 		tops = append(tops, trimPprofHeader(string(out)))
 	}
-	return profileResult{Scenario: sc.title, File: strings.Join(cpus, " "), Stats: strings.Join(stats, "\n"),
+	return profileResult{Scenario: "nxmit's send pass, " + sc.title, File: strings.Join(cpus, " "), Stats: strings.Join(stats, "\n"),
 		Top: strings.Join(tops, "\n\n")}, nil
 }
 
@@ -203,4 +204,76 @@ func (l *lab) profileRun(ctx context.Context, self string, sc scenario, cpu, hea
 		}
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// profileFilterCmd re-executes benchrun to run nxmit's filter --dedupe (linefilter, wired
+// as commands/filter.go wires it) from standard input to /dev/null under the profiler.
+const profileFilterCmd = "profile-filter"
+
+func profileFilterMain(args []string) error {
+	fs := flag.NewFlagSet(profileFilterCmd, flag.ContinueOnError)
+	cpu := fs.String("cpuprofile", "", "CPU profile file")
+	heap := fs.String("heapprofile", "", "heap profile file (at the end)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	flt, err := linefilter.New(linefilter.Options{Dedupe: true, Warn: func(err error) { fmt.Fprintln(os.Stderr, err) }})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(*cpu)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	err = flt.Filter(null, os.Stdin, "-")
+	pprof.StopCPUProfile()
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if *heap != "" {
+		if h, herr := os.Create(*heap); herr == nil {
+			pprof.WriteHeapProfile(h)
+			h.Close()
+		}
+	}
+	fmt.Fprintln(os.Stderr, flt.Stats())
+	return err
+}
+
+// profileCommand runs a re-executed benchrun under the profiler (the command writes
+// cpu), then keeps pprof's top for the report.
+func (l *lab) profileCommand(ctx context.Context, title string, cmd *exec.Cmd, cpu string) error {
+	logf("profiling %s", title)
+	o, err := l.measureTool(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if o.ExitCode != 0 {
+		return fmt.Errorf("%w: profiled %s: exit %d:\n%s", errCheck, title, o.ExitCode, clip(o.Combined()))
+	}
+	var tops []string
+	for _, extra := range [][]string{nil, {"-cum"}} {
+		args := append([]string{"tool", "pprof", "-top", "-nodecount=30"}, extra...)
+		out, err := exec.CommandContext(ctx, "go", append(args, cpu)...).Output()
+		if err != nil {
+			return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+		}
+		tops = append(tops, trimPprofHeader(string(out)))
+	}
+	var stats []string
+	for _, line := range strings.Split(string(o.Stderr), "\n") {
+		if strings.Contains(line, " stats offered ") || strings.Contains(line, " times user ") || strings.Contains(line, " lines, ") {
+			stats = append(stats, strings.TrimSpace(line))
+		}
+	}
+	l.profiled = append(l.profiled, profileResult{Scenario: title, File: cpu, Stats: strings.Join(stats, "\n"), Top: strings.Join(tops, "\n\n")})
+	return nil
 }

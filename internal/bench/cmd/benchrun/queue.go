@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,6 +130,26 @@ func (l *lab) queueSend(ctx context.Context, dir string) ([]queueResult, error) 
 		return out, fmt.Errorf("%w: nxmit send over missing articles: exit %d, stats %+v, %v:\n%s", errCheck, o.ExitCode, st, err, clip(o.Combined()))
 	}
 	out = append(out, queueResult{What: what, Program: "nxmit send", Lines: n, Bytes: size, Wall: o.Wall, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB})
+	if l.c.profile != "" {
+		pout := filepath.Join(dir, "profile-outgoing")
+		if err := os.MkdirAll(pout, 0o755); err != nil {
+			return out, err
+		}
+		if err := copyFile(src, filepath.Join(pout, fmt.Sprintf("peer.B.%08x", time.Now().Unix())), nil); err != nil {
+			return out, err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return out, err
+		}
+		cpu := filepath.Join(l.c.profile, "queue-send.cpu.pprof")
+		cmd := exec.Command(self, profileSendCmd, "-innconf", l.sender.InnConf, "-outgoing", pout,
+			"-addr", "127.0.0.1:"+strconv.Itoa(l.sink.port), "-cpuprofile", cpu,
+			"-heapprofile", filepath.Join(l.c.profile, "queue-send.heap.pprof"))
+		if err := l.profileCommand(ctx, "nxmit's send pass over "+thousands(n)+" lines of missing articles", cmd, cpu); err != nil {
+			logf("profile: %v", err)
+		}
+	}
 
 	if contains(l.c.programs, "innxmit") {
 		idir := filepath.Join(dir, "innxmit")
@@ -167,23 +189,41 @@ func (l *lab) queueFilter(ctx context.Context, dir string) ([]queueResult, error
 	}
 	what := fmt.Sprintf("de-duplicate %s lines (5%% repeated)", thousands(n))
 	logf("queue: nxmit filter over %d lines", n)
-	o, err := l.measureFiltered(ctx, exec.Command(l.c.nxmit, filterArgs()...), dups)
+	o, got, err := l.measureFiltered(ctx, exec.Command(l.c.nxmit, filterArgs()...), dups)
 	if err != nil {
 		return out, err
 	}
-	if o.ExitCode != 0 || strings.Count(string(o.Stdout), "\n") != unique {
-		return out, fmt.Errorf("%w: nxmit filter: exit %d, %d lines out, want %d:\n%s", errCheck, o.ExitCode, strings.Count(string(o.Stdout), "\n"), unique, clip(o.Stderr))
+	if o.ExitCode != 0 || got != unique {
+		return out, fmt.Errorf("%w: nxmit filter: exit %d, %d lines out, want %d:\n%s", errCheck, o.ExitCode, got, unique, clip(o.Stderr))
 	}
 	out = append(out, queueResult{What: what, Program: "nxmit " + strings.Join(filterArgs(), " "), Lines: n, Bytes: size, Wall: o.Wall, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB})
+	if l.c.profile != "" {
+		self, err := os.Executable()
+		if err != nil {
+			return out, err
+		}
+		cpu := filepath.Join(l.c.profile, "filter.cpu.pprof")
+		cmd := exec.Command(self, profileFilterCmd, "-cpuprofile", cpu, "-heapprofile", filepath.Join(l.c.profile, "filter.heap.pprof"))
+		in, err := os.Open(dups)
+		if err != nil {
+			return out, err
+		}
+		cmd.Stdin = in
+		err = l.profileCommand(ctx, "nxmit filter --dedupe over "+thousands(n)+" lines", cmd, cpu)
+		in.Close()
+		if err != nil {
+			logf("profile: %v", err)
+		}
+	}
 	logf("queue: sort -u over %d lines", n)
 	sortCmd := exec.Command("sort", "-u")
 	sortCmd.Env = append(os.Environ(), "LC_ALL=C")
-	o, err = l.measureFiltered(ctx, sortCmd, dups)
+	o, got, err = l.measureFiltered(ctx, sortCmd, dups)
 	if err != nil {
 		return out, err
 	}
-	if o.ExitCode != 0 || strings.Count(string(o.Stdout), "\n") != unique {
-		return out, fmt.Errorf("%w: sort -u: exit %d, %d lines, want %d", errCheck, o.ExitCode, strings.Count(string(o.Stdout), "\n"), unique)
+	if o.ExitCode != 0 || got != unique {
+		return out, fmt.Errorf("%w: sort -u: exit %d, %d lines, want %d", errCheck, o.ExitCode, got, unique)
 	}
 	out = append(out, queueResult{What: what, Program: "LC_ALL=C sort -u", Lines: n, Bytes: size, Wall: o.Wall, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB, Baseline: true})
 	return out, nil
@@ -274,13 +314,47 @@ func (l *lab) measureTool(ctx context.Context, cmd *exec.Cmd) (bench.Output, err
 	return bench.Measure(rctx, cmd)
 }
 
-// measureFiltered runs cmd with the file on its standard input.
-func (l *lab) measureFiltered(ctx context.Context, cmd *exec.Cmd, input string) (bench.Output, error) {
-	f, err := os.Open(input)
+// measureFiltered runs cmd with the file on its standard input and its standard output
+// into a file (as in a shell pipeline's redirection, not through this process), and
+// returns the number of lines it wrote.
+func (l *lab) measureFiltered(ctx context.Context, cmd *exec.Cmd, input string) (bench.Output, int, error) {
+	in, err := os.Open(input)
 	if err != nil {
-		return bench.Output{}, err
+		return bench.Output{}, 0, err
+	}
+	defer in.Close()
+	outPath := input + ".out"
+	out, err := os.Create(outPath)
+	if err != nil {
+		return bench.Output{}, 0, err
+	}
+	defer os.Remove(outPath)
+	defer out.Close()
+	cmd.Stdin, cmd.Stdout = in, out
+	o, err := l.measureTool(ctx, cmd)
+	if err != nil {
+		return o, 0, err
+	}
+	n, err := countLines(outPath)
+	return o, n, err
+}
+
+func countLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
-	cmd.Stdin = f
-	return l.measureTool(ctx, cmd)
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

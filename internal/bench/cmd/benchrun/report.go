@@ -73,7 +73,7 @@ func (l *lab) markdown(samples []bench.Sample, qt []queueResult) string {
 		b.WriteString("\n</details>\n")
 	}
 	for _, p := range l.profiled {
-		fmt.Fprintf(&b, "\n<details><summary>CPU profile of nxmit's send pass: %s</summary>\n\n```\n%s\n\n%s\n```\n\n</details>\n", p.Scenario, p.Stats, p.Top)
+		fmt.Fprintf(&b, "\n<details><summary>CPU profile: %s</summary>\n\n```\n%s\n\n%s\n```\n\n</details>\n", p.Scenario, p.Stats, p.Top)
 	}
 	return b.String()
 }
