@@ -54,11 +54,12 @@ type lab struct {
 	recvN  int       // receivers started, for directory names
 	news   owner
 	// profiled is set by profiles(): the CPU profiles' top lines, for the report.
-	profiled []profileResult
+	profiled  []profileResult
+	loadStart string // load average when the lab was set up
 }
 
 func newLab(ctx context.Context, c *config, work string) (*lab, error) {
-	l := &lab{c: c, work: work}
+	l := &lab{c: c, work: work, loadStart: loadAvg()}
 	var err error
 	if l.news, err = lookupNews(); err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,46 +314,43 @@ func (l *lab) measureTool(ctx context.Context, cmd *exec.Cmd) (bench.Output, err
 }
 
 // measureFiltered runs cmd with the file on its standard input and its standard output
-// into a file (as in a shell pipeline's redirection, not through this process), and
-// returns the number of lines it wrote.
+// to /dev/null, as "cmd < input > /dev/null" in a shell, then runs it again, unmeasured,
+// to count the lines it writes.
 func (l *lab) measureFiltered(ctx context.Context, cmd *exec.Cmd, input string) (bench.Output, int, error) {
 	in, err := os.Open(input)
 	if err != nil {
 		return bench.Output{}, 0, err
 	}
 	defer in.Close()
-	outPath := input + ".out"
-	out, err := os.Create(outPath)
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		return bench.Output{}, 0, err
 	}
-	defer os.Remove(outPath)
-	defer out.Close()
-	cmd.Stdin, cmd.Stdout = in, out
+	defer null.Close()
+	again := exec.Command(cmd.Path, cmd.Args[1:]...)
+	again.Env = cmd.Env
+	cmd.Stdin, cmd.Stdout = in, null
 	o, err := l.measureTool(ctx, cmd)
 	if err != nil {
 		return o, 0, err
 	}
-	n, err := countLines(outPath)
-	return o, n, err
+	in2, err := os.Open(input)
+	if err != nil {
+		return o, 0, err
+	}
+	defer in2.Close()
+	var lc lineCounter
+	again.Stdin, again.Stdout = in2, &lc
+	if err := again.Run(); err != nil {
+		return o, 0, fmt.Errorf("%s again: %w", cmd.Path, err)
+	}
+	return o, int(lc), nil
 }
 
-func countLines(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	n := 0
-	for {
-		k, err := f.Read(buf)
-		n += bytes.Count(buf[:k], []byte{'\n'})
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+// lineCounter counts the newlines written to it.
+type lineCounter int
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }

@@ -45,6 +45,7 @@ func (l *lab) markdown(samples []bench.Sample, qt []queueResult) string {
 	fmt.Fprintf(&b, "### Results of %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Command: `%s`\n", c.command)
 	fmt.Fprintf(&b, "- Machine: `%s`; %d CPUs (%s); %s of memory\n", cmdOut("uname", "-a"), runtime.NumCPU(), cpuModel(), memTotal())
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shows here)\n", l.loadStart, loadAvg())
 	fmt.Fprintf(&b, "- Software: INN %s (Debian inn2, innd and innxmit), Go %s\n", cmdOut("dpkg-query", "-W", "-f", "${Version}", "inn2"), runtime.Version())
 	fmt.Fprintf(&b, "- Rounds: %d; in each round every program sends its own copy of the same batch, the order rotating from round to round; figures are medians, ×N is the ratio to innxmit's median.\n", c.rounds)
 	for _, bs := range []*batchSet{l.mixed, l.small} {
@@ -179,4 +180,17 @@ func memTotal() string {
 		}
 	}
 	return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
