@@ -413,6 +413,20 @@ func (q Queue) refuseOwnLiveFile(name string, remove bool) error {
 type guardSet struct {
 	locks   []*Lock
 	shlocks []string
+	held    map[string]bool // lock paths already taken (a site may have several inputs)
+}
+
+// have reports whether the lock at path is already held, and marks it held.
+func (g *guardSet) have(path string) bool {
+	if g.held == nil {
+		g.held = map[string]bool{}
+	}
+	abs := absPath(path)
+	if g.held[abs] {
+		return true
+	}
+	g.held[abs] = true
+	return false
 }
 
 func (g *guardSet) release() {
@@ -438,6 +452,9 @@ func (g *guardSet) guardQueueFile(name, cmd string, remove bool, warnf func(erro
 		if _, err := os.Stat(q.LockPath(SendLock)); err != nil {
 			continue
 		}
+		if g.held[absPath(q.LockPath(SendLock))] {
+			return nil
+		}
 		lk, err := q.Lock(SendLock, cmd)
 		var le *LockedError
 		if errors.As(err, &le) {
@@ -451,6 +468,7 @@ func (g *guardSet) guardQueueFile(name, cmd string, remove bool, warnf func(erro
 			return fmt.Errorf("merge: %s: %w", name, err)
 		}
 		g.locks = append(g.locks, lk)
+		g.have(q.LockPath(SendLock))
 		return nil
 	}
 	return nil

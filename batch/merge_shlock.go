@@ -34,6 +34,9 @@ func (g *guardSet) guardShlock(dir, name string, remove bool, warnf func(error))
 		return nil
 	}
 	lock := filepath.Join(dir, "LOCK."+site)
+	if g.held[absPath(lock)] {
+		return nil // taken for an earlier input of the same site
+	}
 	if !remove {
 		if pid, ok := readShlock(lock); ok && processAlive(pid) {
 			warn(warnf, fmt.Errorf("%s: nntpsend holds %s (pid %d); merging a copy of its lines", name, lock, pid))
@@ -44,6 +47,7 @@ func (g *guardSet) guardShlock(dir, name string, remove bool, warnf func(error))
 		return fmt.Errorf("merge: %s: %w", name, err)
 	}
 	g.shlocks = append(g.shlocks, lock)
+	g.have(lock)
 	return nil
 }
 

@@ -383,6 +383,17 @@ func TestMergeRefusesBusyInputs(t *testing.T) {
 			t.Error("not removed")
 		}
 	})
+	t.Run("two backlogs of one other site", func(t *testing.T) {
+		mqWrite(t, filepath.Join(q.Dir, "third.send.lock"))
+		a := mqWrite(t, filepath.Join(q.Dir, "third.B.5db93971"), mqLine(1))
+		b := mqWrite(t, filepath.Join(q.Dir, "third.B.5db93972"), mqLine(2))
+		if _, err := q.Merge(MergeOptions{Inputs: []string{a, b}, Remove: true}); err != nil {
+			t.Fatal(err)
+		}
+		if mqExists(a) || mqExists(b) {
+			t.Error("not removed")
+		}
+	})
 	t.Run("own feed file", func(t *testing.T) {
 		mqWrite(t, q.FeedPath(), mqLine(2))
 		if _, err := q.Merge(MergeOptions{Inputs: []string{q.FeedPath()}, Remove: true}); err == nil {
@@ -400,13 +411,14 @@ func TestMergeRefusesBusyInputs(t *testing.T) {
 			t.Fatalf("err = %v, want *BusyError", err)
 		}
 		os.WriteFile(lock, []byte(fmt.Sprintf("%10d\n", 0x7ffffff0)), 0o644) // stale
-		if _, err := q.Merge(MergeOptions{Inputs: []string{in}, Remove: true, ShlockDir: run}); err != nil {
+		work := mqWrite(t, filepath.Join(filepath.Dir(in), "peer.work"), mqLine(4))
+		if _, err := q.Merge(MergeOptions{Inputs: []string{in, work}, Remove: true, ShlockDir: run}); err != nil {
 			t.Fatal(err)
 		}
 		if mqExists(lock) {
 			t.Error("shlock not released")
 		}
-		if mqExists(in) {
+		if mqExists(in) || mqExists(work) {
 			t.Error("not removed")
 		}
 	})
