@@ -26,9 +26,10 @@ import (
 //	Moved       only D (innd still writing to it until flushed)
 //	  flush (innd writes what it holds to D, closes it, creates a new F)
 //	Separated   F and D differ, or only D after a successful flush: D complete
-//	  [--compress: compress D to S.rotating.zst.tmp, fsync, rename over D]
+//	  drop a partial last line (plain: truncate D to its last "\n")
+//	  [Compress: write S.rotating.zst.tmp, fsync, rename it over D]
 //	Compressed  D holds zstd data: complete
-//	  drop a partial last line, install: rename D to S.B.<hex>[.zst]
+//	  install: rename D to S.B.<hex>[.zst], without replacing anything
 //
 // Every state is recognized from the files alone, so a run that finds D
 // first finishes the rotation it belongs to. The rules:
