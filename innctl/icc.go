@@ -60,8 +60,8 @@ type ICC struct {
 	SocketDir string
 }
 
-// A Reply is innd's answer to a control command.
-type Reply struct {
+// An iccReply is innd's answer to a control command.
+type iccReply struct {
 	Code int    // 0 success; 1 failure (ctlinnd's exit status)
 	Text string // the rest, such as "Ok" or "No such site"
 }
@@ -97,32 +97,32 @@ func (c ICC) Flush(ctx context.Context, site string) error {
 }
 
 // do sends one command and waits for its reply.
-func (c ICC) do(ctx context.Context, letter byte, args ...string) (Reply, error) {
+func (c ICC) do(ctx context.Context, letter byte, args ...string) (iccReply, error) {
 	server := filepath.Join(c.PathRun, ControlSocket)
 	if err := c.serverAlive(server); err != nil {
-		return Reply{}, err
+		return iccReply{}, err
 	}
 	conn, local, err := c.bindReply()
 	if err != nil {
-		return Reply{}, err
+		return iccReply{}, err
 	}
 	defer os.Remove(local)
 	defer conn.Close()
 
 	req, err := encodeRequest(local, letter, args)
 	if err != nil {
-		return Reply{}, err
+		return iccReply{}, err
 	}
 	if _, err := conn.WriteToUnix(req, &net.UnixAddr{Name: server, Net: "unixgram"}); err != nil {
 		var errno syscall.Errno
 		errors.As(err, &errno)
 		switch errno {
 		case syscall.ECONNREFUSED, syscall.ENOENT:
-			return Reply{}, fmt.Errorf("innd is not running: nothing listens on %s (%w)", server, errno)
+			return iccReply{}, fmt.Errorf("innd is not running: nothing listens on %s (%w)", server, errno)
 		case syscall.EACCES, syscall.EPERM:
-			return Reply{}, fmt.Errorf("no permission to write to %s (run as news or root): %w", server, errno)
+			return iccReply{}, fmt.Errorf("no permission to write to %s (run as news or root): %w", server, errno)
 		}
-		return Reply{}, fmt.Errorf("send to %s: %w", server, err)
+		return iccReply{}, fmt.Errorf("send to %s: %w", server, err)
 	}
 
 	timeout := timeoutOrDefault(c.Timeout)
@@ -135,23 +135,23 @@ func (c ICC) do(ctx context.Context, letter byte, args ...string) (Reply, error)
 		// Wake up every second to notice innd dying or ctx being cancelled.
 		step := min(time.Until(deadline), time.Second)
 		if err := conn.SetReadDeadline(time.Now().Add(max(step, 0))); err != nil {
-			return Reply{}, err
+			return iccReply{}, err
 		}
 		n, err := conn.Read(buf)
 		if err == nil {
 			return parseReply(buf[:n])
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return Reply{}, fmt.Errorf("read reply on %s: %w", local, err)
+			return iccReply{}, fmt.Errorf("read reply on %s: %w", local, err)
 		}
 		if ctx.Err() != nil {
-			return Reply{}, fmt.Errorf("interrupted: %w", ctx.Err())
+			return iccReply{}, fmt.Errorf("interrupted: %w", ctx.Err())
 		}
 		if !time.Now().Before(deadline) {
-			return Reply{}, fmt.Errorf("no reply from innd within %s: %w", timeout, os.ErrDeadlineExceeded)
+			return iccReply{}, fmt.Errorf("no reply from innd within %s: %w", timeout, os.ErrDeadlineExceeded)
 		}
 		if err := c.serverAlive(server); err != nil {
-			return Reply{}, err
+			return iccReply{}, err
 		}
 	}
 }
@@ -243,18 +243,18 @@ func encodeRequest(replyPath string, letter byte, args []string) ([]byte, error)
 // parseReply decodes a reply datagram. It also accepts the bare
 // "0 Reply too long..." text innd sends, without a header, when its reply
 // does not fit the socket.
-func parseReply(b []byte) (Reply, error) {
+func parseReply(b []byte) (iccReply, error) {
 	var text []byte
 	switch {
 	case len(b) > 0 && b[0] >= '0' && b[0] <= '9':
 		text = b
 	case len(b) < iccHeaderSize:
-		return Reply{}, fmt.Errorf("short reply from innd (%d bytes)", len(b))
+		return iccReply{}, fmt.Errorf("short reply from innd (%d bytes)", len(b))
 	case b[0] != iccProtocol:
-		return Reply{}, fmt.Errorf("protocol mismatch in innd's reply (byte %#02x)", b[0])
+		return iccReply{}, fmt.Errorf("protocol mismatch in innd's reply (byte %#02x)", b[0])
 	default:
 		if n := int(binary.BigEndian.Uint16(b[1:3])); n != len(b) {
-			return Reply{}, fmt.Errorf("short read: innd's reply says %d bytes, got %d", n, len(b))
+			return iccReply{}, fmt.Errorf("short read: innd's reply says %d bytes, got %d", n, len(b))
 		}
 		text = b[iccHeaderSize:]
 	}
@@ -264,11 +264,11 @@ func parseReply(b []byte) (Reply, error) {
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		i++
 	}
-	var r Reply
+	var r iccReply
 	if i > 0 && i < len(s) {
 		code, err := strconv.Atoi(s[:i])
 		if err != nil {
-			return Reply{}, fmt.Errorf("bad code in innd's reply %q", s)
+			return iccReply{}, fmt.Errorf("bad code in innd's reply %q", s)
 		}
 		r.Code = code
 		s = s[i:]

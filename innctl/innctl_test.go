@@ -25,21 +25,21 @@ func TestParseReply(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		in   []byte
-		want Reply
+		want iccReply
 		err  string
 	}{
-		{"ok", hdr("0 Ok"), Reply{0, "Ok"}, ""},
-		{"no such site", hdr("1 No such site"), Reply{1, "No such site"}, ""},
-		{"multi-line", hdr("0 Server running\nAllowing remote connections"), Reply{0, "Server running\nAllowing remote connections"}, ""},
-		{"trailing nul", hdr("0 Ok\x00"), Reply{0, "Ok"}, ""},
-		{"no code", hdr("Ok"), Reply{0, "Ok"}, ""},
-		{"only digits", hdr("12"), Reply{0, "12"}, ""},
-		{"innd's too-long bug", []byte("0 Reply too long for server to send"), Reply{0, "Reply too long for server to send"}, ""},
-		{"empty", nil, Reply{}, "short reply"},
-		{"short", []byte("a\x00"), Reply{}, "short reply"},
-		{"wrong protocol", append([]byte{'b'}, hdr("0 Ok")[1:]...), Reply{}, "protocol mismatch"},
-		{"length mismatch", append(hdr("0 Ok"), 'x'), Reply{}, "short read"},
-		{"huge code", hdr("99999999999999999999999 x"), Reply{}, "bad code"},
+		{"ok", hdr("0 Ok"), iccReply{0, "Ok"}, ""},
+		{"no such site", hdr("1 No such site"), iccReply{1, "No such site"}, ""},
+		{"multi-line", hdr("0 Server running\nAllowing remote connections"), iccReply{0, "Server running\nAllowing remote connections"}, ""},
+		{"trailing nul", hdr("0 Ok\x00"), iccReply{0, "Ok"}, ""},
+		{"no code", hdr("Ok"), iccReply{0, "Ok"}, ""},
+		{"only digits", hdr("12"), iccReply{0, "12"}, ""},
+		{"innd's too-long bug", []byte("0 Reply too long for server to send"), iccReply{0, "Reply too long for server to send"}, ""},
+		{"empty", nil, iccReply{}, "short reply"},
+		{"short", []byte("a\x00"), iccReply{}, "short reply"},
+		{"wrong protocol", append([]byte{'b'}, hdr("0 Ok")[1:]...), iccReply{}, "protocol mismatch"},
+		{"length mismatch", append(hdr("0 Ok"), 'x'), iccReply{}, "short read"},
+		{"huge code", hdr("99999999999999999999999 x"), iccReply{}, "bad code"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseReply(tc.in)
@@ -132,7 +132,7 @@ func fakeInnd(t *testing.T, dir string, answer func(letter byte, args []string) 
 	}()
 }
 
-func iccReply(s string) []byte {
+func iccDatagram(s string) []byte {
 	b := append([]byte{'a', 0, 0}, s...)
 	binary.BigEndian.PutUint16(b[1:], uint16(len(b)))
 	return b
@@ -148,9 +148,9 @@ func TestICCFake(t *testing.T) {
 		noSuch    bool
 		errSubstr string // "" means success
 	}{
-		{name: "ok", reply: iccReply("0 Ok")},
-		{name: "no such site", reply: iccReply("1 No such site"), noSuch: true, errSubstr: "no such site"},
-		{name: "other failure", reply: iccReply("1 Bad command"), errSubstr: `innd answered "1 Bad command"`},
+		{name: "ok", reply: iccDatagram("0 Ok")},
+		{name: "no such site", reply: iccDatagram("1 No such site"), noSuch: true, errSubstr: "no such site"},
+		{name: "other failure", reply: iccDatagram("1 Bad command"), errSubstr: `innd answered "1 Bad command"`},
 		{name: "garbage", reply: []byte("xyz"), errSubstr: "protocol mismatch"},
 		{name: "no answer", errSubstr: "no reply from innd within 300ms"},
 		{name: "not running", noSocket: true, errSubstr: "innd is not running: no control socket"},
@@ -223,7 +223,7 @@ func TestICCContext(t *testing.T) {
 
 func TestICCSocketDir(t *testing.T) {
 	dir, sockDir := t.TempDir(), t.TempDir()
-	fakeInnd(t, dir, func(byte, []string) []byte { return iccReply("0 Ok") })
+	fakeInnd(t, dir, func(byte, []string) []byte { return iccDatagram("0 Ok") })
 	if err := (ICC{PathRun: dir, SocketDir: sockDir, Timeout: time.Second}).Flush(context.Background(), "peer"); err != nil {
 		t.Fatal(err)
 	}
