@@ -390,21 +390,22 @@ func (e *BusyError) Error() string {
 // Temporary reports true.
 func (e *BusyError) Temporary() bool { return true }
 
-// refuseOwnLiveFile refuses to remove the site's own live feed file: innd appends to it
-// at any moment (rotate it first).
+// refuseOwnLiveFile refuses to remove a file innd may still be appending to: the site's
+// live feed file (rotate it first), its S.defer while a send writes it, and any
+// SITE.rotating, whose inode innd keeps writing until the flush that rotate finishes.
 func (q Queue) refuseOwnLiveFile(name string, remove bool) error {
 	if !remove {
 		return nil
+	}
+	if strings.HasSuffix(filepath.Base(name), ".rotating") {
+		return fmt.Errorf("merge: %s is a feed file being rotated; run rotate to finish it, then merge the backlog", name)
 	}
 	info, err := os.Stat(name)
 	if err != nil {
 		return nil // openInput reports it
 	}
-	for _, p := range []string{q.FeedPath(), q.DeferPath()} {
-		if pi, err := os.Stat(p); err == nil && os.SameFile(info, pi) {
-			return fmt.Errorf("merge: %s is site %s's live %s; rotate it (or let send close it) first", name, q.Site,
-				map[bool]string{true: "feed file", false: "deferral log"}[p == q.FeedPath()])
-		}
+	if pi, err := os.Stat(q.FeedPath()); err == nil && os.SameFile(info, pi) {
+		return fmt.Errorf("merge: %s is site %s's live feed file; rotate it first", name, q.Site)
 	}
 	return nil
 }
@@ -449,7 +450,9 @@ func (g *guardSet) guardQueueFile(name, cmd string, remove bool, warnf func(erro
 	}
 	for _, site := range queueFileSites(base) {
 		q := Queue{Dir: dir, Site: site}
-		if _, err := os.Stat(q.LockPath(SendLock)); err != nil {
+		// A send lock file appears with the first send; SITE.defer is written only by
+		// a send, so its lock is taken even if the file is missing.
+		if _, err := os.Stat(q.LockPath(SendLock)); err != nil && !strings.HasSuffix(base, ".defer") {
 			continue
 		}
 		if g.held[absPath(q.LockPath(SendLock))] {

@@ -399,6 +399,13 @@ func TestMergeRefusesBusyInputs(t *testing.T) {
 		if _, err := q.Merge(MergeOptions{Inputs: []string{q.FeedPath()}, Remove: true}); err == nil {
 			t.Fatal("removing the live feed file: no error")
 		}
+		mqWrite(t, q.RotatingPath(), mqLine(2))
+		if _, err := q.Merge(MergeOptions{Inputs: []string{q.RotatingPath()}, Remove: true}); err == nil {
+			t.Fatal("removing S.rotating: no error")
+		}
+		if _, err := q.Merge(MergeOptions{Inputs: []string{q.FeedPath(), q.RotatingPath()}}); err != nil {
+			t.Fatalf("merging a copy of them: %v", err)
+		}
 	})
 	t.Run("nntpsend lock", func(t *testing.T) {
 		run := t.TempDir()
