@@ -521,6 +521,7 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	adoptDirOwner(f)
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()

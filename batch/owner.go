@@ -1,0 +1,35 @@
+package batch
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// adoptDirOwner gives a file nxmit just created in a queue directory to the directory's
+// owner (news, normally) when nxmit runs as root. Cron runs nxmit as news; a manual run as
+// root must not leave a lock, backlog or deferral file that news cannot open for writing
+// afterwards. Failures are ignored: the file is still usable by root, and a later run as
+// news reports the permission problem with the file's name.
+func adoptDirOwner(f *os.File) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Dir(f.Name()), &st); err != nil || st.Uid == 0 {
+		return
+	}
+	f.Chown(int(st.Uid), int(st.Gid))
+}
+
+// adoptDirOwnerPath is adoptDirOwner for a file known by its path.
+func adoptDirOwnerPath(path string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Dir(path), &st); err != nil || st.Uid == 0 {
+		return
+	}
+	os.Lchown(path, int(st.Uid), int(st.Gid))
+}
