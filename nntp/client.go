@@ -27,11 +27,11 @@ const (
 
 // Config sets a Client's timeouts and tracing. The zero value is usable.
 type Config struct {
-	// DialTimeout bounds the TCP connect (default 30 s).
+	// DialTimeout bounds establishing the connection: the TCP connect, and then the
+	// greeting (default 30 s), like innxmit's -t.
 	DialTimeout time.Duration
-	// ReplyTimeout bounds the wait for each reply, the greeting included (default 2 min).
-	// While commands are in flight, the connection fails when nothing at all arrives
-	// for this long.
+	// ReplyTimeout bounds the wait for each reply (default 2 min). While commands are
+	// in flight, the connection fails when nothing at all arrives for this long.
 	ReplyTimeout time.Duration
 	// WriteTimeout bounds each write to the socket (default 2 min), so a peer that stops
 	// reading cannot block the sender for ever.
@@ -41,6 +41,10 @@ type Config struct {
 	// Writes to it are serialized.
 	Trace io.Writer
 }
+
+// quitTimeout bounds the wait for QUIT's reply: the feed is over, and innxmit does not
+// wait at all.
+const quitTimeout = 5 * time.Second
 
 func (c *Config) defaults() {
 	if c.DialTimeout <= 0 {
@@ -74,16 +78,19 @@ type Client struct {
 
 // Dial connects to addr ("host:port") and reads the greeting. 200 and 201 are success.
 // A 400 (throttled, overloaded, too many connections) is a temporary *Error, a 502 (we
-// are not a known peer) a permanent one; a garbage greeting is a *ProtocolError. ctx
+// are not a known peer) a permanent one; a garbage greeting is a *ProtocolError; a
+// failure to connect or a greeting later than DialTimeout is a *ConnError. ctx also
 // bounds the connect and the greeting.
 func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	cfg.defaults()
+	start := time.Now()
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &ConnError{Op: "connect " + addr, Err: err}
 	}
 	c := newClient(conn, cfg)
+	c.dc.interrupt(start.Add(cfg.DialTimeout))
 	stop := context.AfterFunc(ctx, func() { c.dc.interrupt(time.Unix(1, 0)) })
 	err = c.readGreeting()
 	if !stop() {
@@ -97,17 +104,20 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.dc.clearLimit()
 	return c, nil
 }
 
 // NewClient starts a Client on an established connection and reads the greeting, as
-// Dial does. On error the connection is closed.
+// Dial does, within cfg.DialTimeout. On error the connection is closed.
 func NewClient(conn net.Conn, cfg Config) (*Client, error) {
 	cfg.defaults()
 	c := newClient(conn, cfg)
+	c.dc.interrupt(time.Now().Add(cfg.DialTimeout))
 	if err := c.readGreeting(); err != nil {
 		return nil, err
 	}
+	c.dc.clearLimit()
 	return c, nil
 }
 
@@ -197,10 +207,11 @@ func (c *Client) ModeStream() (bool, error) {
 	return false, nil
 }
 
-// Quit sends QUIT, waits for its reply, and closes the connection. The reply is not
-// checked: the peer closing the connection first is as good as 205.
+// Quit sends QUIT, waits briefly for its reply, and closes the connection. The reply is
+// not checked: the peer closing the connection first is as good as 205.
 func (c *Client) Quit() error {
 	if c.broken == nil {
+		c.dc.interrupt(time.Now().Add(min(quitTimeout, c.cfg.ReplyTimeout)))
 		c.cmd("QUIT", "QUIT", "")
 	}
 	return c.Close()

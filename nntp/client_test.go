@@ -100,7 +100,7 @@ func silentListener(t *testing.T) string {
 func TestDialTimeouts(t *testing.T) {
 	addr := silentListener(t)
 	start := time.Now()
-	_, err := Dial(context.Background(), addr, Config{ReplyTimeout: 100 * time.Millisecond})
+	_, err := Dial(context.Background(), addr, Config{DialTimeout: 100 * time.Millisecond})
 	var ce *ConnError
 	if !errors.As(err, &ce) || !ce.Timeout() || !isTemporary(err) {
 		t.Fatalf("Dial to a silent peer = %v; want a temporary timeout *ConnError", err)

@@ -169,3 +169,31 @@ func TestIHaveCancelStalled(t *testing.T) {
 		t.Errorf("outcomes %v", cnt)
 	}
 }
+
+func TestIHaveExactlyOnceStress(t *testing.T) {
+	scripts := []nntptest.Script{
+		{}, {FailAt: 17}, {CutArticleAt: 9}, {GarbageAt: 25}, {StallAt: 30},
+		{Decide: decideBy(map[nntptest.Stage]map[int]int{nntptest.IHave: {3: 435, 4: 436}, nntptest.IHaveArticle: {5: 437, 6: 436}})},
+	}
+	for i := 0; i < 24; i++ {
+		sc := scripts[i%len(scripts)]
+		cancelAt := 5 + (i*13)%60
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			srv := nntptest.NewServer(t, sc)
+			f := newTestFeeder(t, 80, 500)
+			f.missing[f.mids[i%20]] = true
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			arts := 0
+			f.onArt = func(string) {
+				if arts++; arts == cancelAt {
+					cancel()
+				}
+			}
+			c := dial(t, srv, Config{ReplyTimeout: 200 * time.Millisecond})
+			st, _ := c.IHave(ctx, f)
+			out := f.check(st)
+			checkReceived(t, f, srv, out)
+		})
+	}
+}

@@ -90,6 +90,11 @@ func TestStreamOutcomes(t *testing.T) {
 			if got := countOutcomes(out); fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("outcomes %v, want %v", got, tt.want)
 			}
+			for _, i := range append(tt.missing, tt.broken...) {
+				if _, ok := srv.Article(f.mids[i]); ok {
+					t.Errorf("%s: missing or unreadable, but something was sent", f.mids[i])
+				}
+			}
 			for _, i := range tt.missing {
 				if out[f.mids[i]] != Missing {
 					t.Errorf("%s: %v, want missing", f.mids[i], out[f.mids[i]])
@@ -203,6 +208,7 @@ func TestStreamNoCheckPipelined(t *testing.T) {
 	}
 	out := f.check(st)
 	checkReceived(t, f, srv, out)
+	t.Logf("%d results in %d Done calls", n, f.calls)
 	if st.NoCheckEntered != 1 || st.NoCheckExited != 0 {
 		t.Errorf("entered %d exited %d", st.NoCheckEntered, st.NoCheckExited)
 	}
@@ -571,4 +577,25 @@ func TestStream1xxIgnored(t *testing.T) {
 		t.Fatalf("Stream = %+v, %v", st, err)
 	}
 	f.check(st)
+}
+
+// An article that is not in wire format would desynchronize the stream: it is Failed
+// and not sent.
+func TestStreamBadArticle(t *testing.T) {
+	srv := nntptest.NewServer(t, nntptest.Script{})
+	f := newTestFeeder(t, 20, 300)
+	f.articles[f.mids[3]] = []byte("Subject: x\n\nno CRLF, no dot\n")
+	f.articles[f.mids[4]] = nil
+	c := streamClient(t, srv, Config{})
+	st, err := c.Stream(context.Background(), f, StreamConfig{Mode: NeverCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := f.check(st)
+	if out[f.mids[3]] != Failed || out[f.mids[4]] != Failed || st.Accepted != 18 {
+		t.Errorf("outcomes %v", countOutcomes(out))
+	}
+	if !errors.Is(f.results[3].Err, ErrBadArticle) {
+		t.Errorf("error %v", f.results[3].Err)
+	}
 }

@@ -643,6 +643,9 @@ func (ss *session) readArticle(cut bool) ([]byte, int, error) {
 			art = append(art, line...)
 		}
 		if cut {
+			if ss.queue == nil {
+				ss.bw.Flush() // the replies so far were sent; this article never completes
+			}
 			ss.conn.Close()
 			ss.closed = true
 			return nil, 0, errors.New("cut")
