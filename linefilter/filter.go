@@ -167,8 +167,8 @@ func (f *Filter) Filter(w io.Writer, r io.Reader, name string) error {
 	sc := batch.NewScanner(r, name)
 	defer sc.Close()
 	var err error
-	if f.spool {
-		err = f.parallel(bw, sc)
+	if f.spool || runtime.GOMAXPROCS(0) > 1 {
+		err = f.pipeline(bw, sc)
 	} else {
 		err = f.sequential(bw, sc)
 	}
@@ -178,7 +178,7 @@ func (f *Filter) Filter(w io.Writer, r io.Reader, name string) error {
 	return err
 }
 
-// sequential is the path without spool tests: parse, dedupe, write.
+// sequential is the path for one CPU without spool tests: parse, dedupe, write.
 func (f *Filter) sequential(w *bufio.Writer, sc *batch.Scanner) error {
 	var buf []byte
 	for sc.Scan() {
@@ -228,17 +228,22 @@ type chunk struct {
 
 const chunkLines = 256
 
-// parallel evaluates chunks of lines on several workers and writes them in order. At
-// most 2·workers chunks are in flight, so memory stays bounded. Every good line is
-// tested, duplicates included: the set belongs to the writer, which alone knows whether
-// an earlier copy was written.
-func (f *Filter) parallel(w *bufio.Writer, sc *batch.Scanner) error {
-	workers := f.opt.Workers
-	if workers <= 0 {
-		workers = min(4*runtime.GOMAXPROCS(0), 32)
+// pipeline reads and parses lines in one goroutine, evaluates chunks of them on
+// several workers when a test needs the spool, and de-duplicates and writes them in
+// order in the calling goroutine. At most 2·workers chunks are in flight, so memory
+// stays bounded. Every good line is tested, duplicates included: the set belongs to the
+// writer, which alone knows whether an earlier copy was written. Without spool tests
+// there are no workers, and the pipeline only overlaps parsing with de-duplication.
+func (f *Filter) pipeline(w *bufio.Writer, sc *batch.Scanner) error {
+	workers := 0
+	if f.spool {
+		workers = f.opt.Workers
+		if workers <= 0 {
+			workers = min(4*runtime.GOMAXPROCS(0), 32)
+		}
 	}
 	jobs := make(chan *chunk, workers)
-	order := make(chan *chunk, 2*workers)
+	order := make(chan *chunk, 2*max(workers, 2))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range workers {
@@ -268,7 +273,11 @@ func (f *Filter) parallel(w *bufio.Writer, sc *batch.Scanner) error {
 			case <-stop:
 				return false
 			}
-			jobs <- c
+			if workers > 0 {
+				jobs <- c
+			} else {
+				close(c.done)
+			}
 			c = &chunk{done: make(chan struct{})}
 			return true
 		}
