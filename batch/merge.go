@@ -328,8 +328,10 @@ func (q Queue) combine(srcs []*source, queued *IDSet, compress bool, warnf func(
 // to w, adding them to seen, and counts what it does in is. Malformed lines go to warnf.
 // buf is scratch space, returned for reuse.
 func copyLines(w io.Writer, r *inputReader, queued, seen *IDSet, is *InputStats, warnf func(error), buf []byte) ([]byte, error) {
+	lines := r.readAhead()
+	defer lines.stop()
 	for {
-		l, err := r.next()
+		l, err := lines.next()
 		if err == io.EOF {
 			break
 		}

@@ -169,6 +169,75 @@ func innfeedCheckpoint(b []byte) (int64, bool) {
 	return off, true
 }
 
+// aheadChunk is a run of results of inputReader.next.
+type aheadChunk struct {
+	lines []Line
+	errs  []error // nil for a good line; the last entry may be io.EOF or a read error
+}
+
+// readAhead is a goroutine reading and parsing r's lines a chunk ahead of the consumer,
+// so that parsing overlaps de-duplication and writing. At most a few chunks wait, so
+// memory stays bounded.
+type readAhead struct {
+	ch   chan *aheadChunk
+	done chan struct{}
+	cur  *aheadChunk
+	i    int
+}
+
+const aheadLines = 512
+
+func (r *inputReader) readAhead() *readAhead {
+	ra := &readAhead{ch: make(chan *aheadChunk, 4), done: make(chan struct{})}
+	go func() {
+		defer close(ra.ch)
+		for {
+			c := &aheadChunk{lines: make([]Line, 0, aheadLines), errs: make([]error, 0, aheadLines)}
+			var end bool
+			for len(c.lines) < aheadLines {
+				l, err := r.next()
+				c.lines = append(c.lines, l)
+				c.errs = append(c.errs, err)
+				var le *LineError
+				if err != nil && !errors.As(err, &le) {
+					end = true
+					break
+				}
+			}
+			select {
+			case ra.ch <- c:
+			case <-ra.done:
+				return
+			}
+			if end {
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+// next returns what inputReader.next returned, in order.
+func (ra *readAhead) next() (Line, error) {
+	for ra.cur == nil || ra.i == len(ra.cur.lines) {
+		c, ok := <-ra.ch
+		if !ok {
+			return Line{}, io.EOF
+		}
+		ra.cur, ra.i = c, 0
+	}
+	l, err := ra.cur.lines[ra.i], ra.cur.errs[ra.i]
+	ra.i++
+	return l, err
+}
+
+// stop ends the goroutine and waits for it, so that the reader's counts may be read.
+func (ra *readAhead) stop() {
+	close(ra.done)
+	for range ra.ch {
+	}
+}
+
 // close releases the file.
 func (r *inputReader) close() error {
 	r.sc.Close()
