@@ -134,7 +134,7 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 		s.read()
 	}()
 
-	s.write(ctx)
+	drained := s.write(ctx)
 	unhook()
 
 	s.mu.Lock()
@@ -160,11 +160,13 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 		c.fail(err)
 		return st, fmt.Errorf("nntp: stream stopped with %d replies missing after %v (%v): %w",
 			st.Unsent, s.grace, err, context.Cause(ctx))
-	case stopping:
-		c.dc.clearLimit()
-		return st, fmt.Errorf("nntp: stream stopped: %w", context.Cause(ctx))
 	case err != nil:
 		return st, c.fail(err)
+	case stopping:
+		c.dc.clearLimit()
+		if !drained {
+			return st, fmt.Errorf("nntp: stream stopped: %w", context.Cause(ctx))
+		}
 	}
 	return st, nil
 }
@@ -182,9 +184,9 @@ func (s *streamer) stop() {
 	s.wcond.Broadcast()
 }
 
-// write is the writer's loop. It returns when the work is done and answered, when the
-// stop has drained, or when the connection failed.
-func (s *streamer) write(ctx context.Context) {
+// write is the writer's loop. It returns when the work is done and answered (true),
+// when the stop has drained, or when the connection failed.
+func (s *streamer) write(ctx context.Context) bool {
 	pulled := make([]Offer, 0, pullBatch)
 	wants := make([]Offer, 0, pullBatch)
 	eof := false
@@ -209,7 +211,7 @@ func (s *streamer) write(ctx context.Context) {
 		}
 		if s.err != nil {
 			s.mu.Unlock()
-			return
+			return false
 		}
 		wants, s.wanted = s.wanted, wants[:0]
 		stopping, free, noCheck := s.stopping, s.window-s.inflight, s.noCheck
@@ -223,10 +225,12 @@ func (s *streamer) write(ctx context.Context) {
 			s.finish(len(wants))
 		case len(wants) > 0:
 			if !s.send(wants, sendAnswered) {
-				return
+				return false
 			}
-		case stopping || eof:
-			return // nothing in flight
+		case eof:
+			return true // nothing in flight
+		case stopping:
+			return false // nothing in flight
 		case ctx.Err() != nil:
 			s.stop()
 		default:
@@ -250,7 +254,7 @@ func (s *streamer) write(ctx context.Context) {
 				how = sendNoCheck
 			}
 			if !s.send(pulled, how) {
-				return
+				return false
 			}
 		}
 	}
