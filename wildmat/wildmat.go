@@ -24,7 +24,8 @@
 //
 // For an article's Newsgroups header (several groups), newsfeeds(5) sends the article
 // when at least one group gives Matched and no group gives Poisoned: "!" only stops a group
-// from counting, "@" refuses the article outright. MatchGroups implements that.
+// from counting, "@" refuses the article outright. MatchGroups implements that, as innd
+// does with SITEwantsgroup (some group wanted) and SITEpoisongroup (no group poisoned).
 //
 // Where INN's C code would read a malformed pattern (a set without its "]", a final lone
 // "\") in some undefined way, that pattern here matches nothing; Compile reports it.
