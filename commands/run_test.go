@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,14 +69,22 @@ func (l *opLab) writeConfig(text string) string {
 }
 
 // nxmit runs the nxmit binary as news with the sender's INNCONF and returns its
-// output and exit status.
+// output and exit status. A run that takes over two minutes is killed with SIGQUIT, so
+// that its goroutines show in stderr.
 func (l *opLab) nxmit(args ...string) (stdout, stderr string, status int) {
 	l.t.Helper()
 	cmd := l.sender.Command(l.bin, args...)
 	cmd.Env = append(cmd.Env, "NXMIT_SYSLOG_SOCKET="+l.syslog.Path)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		l.t.Fatalf("run nxmit: %v", err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Signal(syscall.SIGQUIT) })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		l.t.Fatalf("nxmit %q hung; killed:\n%s", args, e.String())
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
