@@ -247,6 +247,7 @@ func (q Queue) combine(srcs []*source, queued *IDSet, compress bool, warnf func(
 	if err != nil {
 		return st, fmt.Errorf("merge into site %s: %w", q.Site, err)
 	}
+	adoptDirOwner(f) // a merge run by root must leave a backlog news can blank
 	if err := writeFile(f, compress, write); err != nil {
 		f.Close()
 		os.Remove(tmp)
