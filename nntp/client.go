@@ -160,13 +160,12 @@ func (c *Client) readGreeting() error {
 func (c *Client) Greeting() Reply { return c.greeting }
 
 // Authenticate sends AUTHINFO USER and, on 381, AUTHINFO PASS. A 281 at either step is
-// success; anything else (481 wrong credentials, 502 not allowed) is an *Error.
+// success; anything else (481 wrong credentials, 502 not allowed) is an *Error. Like
+// innxmit, it sends the values verbatim (a password may hold spaces); only empty values
+// and line breaks are refused.
 func (c *Client) Authenticate(user, pass string) error {
-	if err := checkArg(user); err != nil {
-		return fmt.Errorf("nntp: AUTHINFO USER: %w", err)
-	}
-	if err := checkArg(pass); err != nil {
-		return fmt.Errorf("nntp: AUTHINFO PASS: %w", err)
+	if user == "" || pass == "" {
+		return errors.New("nntp: AUTHINFO: empty user or password")
 	}
 	r, err := c.cmd("AUTHINFO USER", "AUTHINFO USER "+user, "")
 	if err != nil {

@@ -1,11 +1,3 @@
-// Package nntp is nxmit's NNTP feeding client: the greeting, AUTHINFO USER/PASS,
-// MODE STREAM, lock-step IHAVE (RFC 3977) and pipelined CHECK/TAKETHIS (RFC 4644) with
-// innfeed's adaptive no-CHECK mode.
-//
-// A Client is one connection. Its simple commands (Authenticate, ModeStream, Quit) are
-// lock-step. Stream and IHave run the feeding engine: they pull offers from a Feeder,
-// read articles through it, and hand every offer back to it exactly once with its
-// Outcome, so that the caller can record each answer in its queue files.
 package nntp
 
 import (

@@ -308,9 +308,7 @@ func pick(cond bool, yes, no int) int {
 func replyText(code int, mid string) string {
 	c := strconv.Itoa(code)
 	switch code {
-	case 238:
-		return c + " " + mid
-	case 239:
+	case 238, 239:
 		return c + " " + mid
 	case 431:
 		return c + " " + mid + " Retry later"
