@@ -62,11 +62,11 @@ func (l *opLab) writeBatch(name string, lines []string) string {
 	if err := os.WriteFile(path, []byte(data), 0o664); err != nil {
 		l.t.Fatal(err)
 	}
-	chownNews(l.t, path)
+	opChownNews(l.t, path)
 	return path
 }
 
-func chownNews(t *testing.T, path string) {
+func opChownNews(t *testing.T, path string) {
 	if os.Geteuid() != 0 {
 		return
 	}
@@ -78,7 +78,7 @@ func chownNews(t *testing.T, path string) {
 	os.Chown(path, int(st.Uid), int(st.Gid))
 }
 
-func readLines(t *testing.T, path string) []string {
+func opReadLines(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -131,7 +131,7 @@ func TestInnxmitDropIn(t *testing.T) {
 			!strings.Contains(stdout, "\n127.0.0.1 times user ") {
 			t.Errorf("stdout %q", stdout)
 		}
-		if m := l.missing(midsOf(lines)); len(m) != 0 {
+		if m := l.missing(opMids(lines)); len(m) != 0 {
 			t.Errorf("receiver lacks %d articles", len(m))
 		}
 	})
@@ -148,7 +148,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Errorf("batch not removed: %v", err)
 		}
-		if m := l.missing(midsOf(lines)); len(m) != 0 {
+		if m := l.missing(opMids(lines)); len(m) != 0 {
 			t.Errorf("receiver lacks %d articles", len(m))
 		}
 	})
@@ -179,7 +179,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		if status != 1 || !strings.Contains(stderr, "connect failed") {
 			t.Errorf("status %d, stderr %q", status, stderr)
 		}
-		if got := readLines(t, path); !slices.Equal(got, lines) {
+		if got := opReadLines(t, path); !slices.Equal(got, lines) {
 			t.Errorf("batch changed: %q", got)
 		}
 		os.Remove(path)
@@ -196,7 +196,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		if status != 0 {
 			t.Errorf("status %d, stderr %q", status, stderr)
 		}
-		got := readLines(t, path)
+		got := opReadLines(t, path)
 		slices.Sort(got)
 		want := slices.Clone(lines)
 		slices.Sort(want)
@@ -220,7 +220,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		if _, stderr, status := l.nxmit("innxmit", "-p", "127.0.0.1", "peer=n"); status != 0 {
 			t.Fatalf("status %d, stderr %q", status, stderr)
 		}
-		if got := readLines(t, path); !slices.Equal(got, lines) {
+		if got := opReadLines(t, path); !slices.Equal(got, lines) {
 			t.Errorf("purged batch %q, want %q", got, lines)
 		}
 		os.Remove(path)
@@ -273,7 +273,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("nxmit innxmit still waiting after the lock was released")
 		}
-		if m := l.missing(midsOf(lines)); len(m) != 0 {
+		if m := l.missing(opMids(lines)); len(m) != 0 {
 			t.Errorf("receiver lacks %d articles", len(m))
 		}
 	})
@@ -295,7 +295,7 @@ func TestInnxmitInterrupted(t *testing.T) {
 	if status != 1 || !strings.Contains(stderr, "rewriting batch file and exiting") {
 		t.Fatalf("-T 2: status %d, stderr %q", status, stderr)
 	}
-	left := readLines(t, path)
+	left := opReadLines(t, path)
 	sent := peer.Articles()
 	if len(left) == 0 || len(left) == len(lines) {
 		t.Fatalf("%d of %d lines left after -T 2", len(left), len(lines))
@@ -386,7 +386,7 @@ func TestNntpsendWithNxmit(t *testing.T) {
 
 }
 
-func midsOf(lines []string) []string {
+func opMids(lines []string) []string {
 	var out []string
 	for _, l := range lines {
 		if _, mid, ok := strings.Cut(l, " "); ok {
