@@ -221,16 +221,21 @@ func (p *progress) warn(msg string) {
 	progressbar.Bprintln(p.bar, msg)
 }
 
-// finish completes the bar at what was actually done.
+// finish completes the bar at what was actually done, or clears it when nothing was.
 func (p *progress) finish() {
 	if p == nil || p.bar == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.done == 0 {
+		p.bar.Clear()
+		p.bar = nil
+		return
+	}
 	if p.bar.GetMax64() > 0 {
-		p.bar.ChangeMax64(max(p.done, 1))
-		p.bar.Set64(max(p.done, 1))
+		p.bar.ChangeMax64(p.done)
+		p.bar.Set64(p.done)
 	}
 	p.bar.Finish()
 	p.bar = nil
