@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -35,6 +36,9 @@ func (f PeerFlags) settings() (config.Settings, error) {
 	var s config.Settings
 	set := func(flag, key, value string) error {
 		if err := s.Set(key, value, 0); err != nil {
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner // Set names the key; the flag is named here
+			}
 			return usagef("--%s: %v", flag, err)
 		}
 		return nil

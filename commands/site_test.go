@@ -1,0 +1,117 @@
+package commands
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nxmit/nntp"
+)
+
+// siteEnv writes an inn.conf whose pathetc holds nxmit.conf and passwd.nntp.
+func siteEnv(t *testing.T, conf, passwd string) *Globals {
+	t.Helper()
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.Mkdir(etc, 0o755)
+	innconf := filepath.Join(etc, "inn.conf")
+	os.WriteFile(innconf, []byte("pathnews: "+dir+"\npathetc: "+etc+"\n"), 0o644)
+	if conf != "" {
+		os.WriteFile(filepath.Join(etc, "nxmit.conf"), []byte(conf), 0o644)
+	}
+	if passwd != "" {
+		os.WriteFile(filepath.Join(etc, "passwd.nntp"), []byte(passwd), 0o644)
+	}
+	return &Globals{InnConfFile: innconf, LogIdent: "innxmit"}
+}
+
+func TestResolvePeerPrecedence(t *testing.T) {
+	g := siteEnv(t, `
+defaults {
+    connections: 6
+    window: 64
+    check: always
+    reply-timeout: 5m
+}
+site hub {
+    host: news.hub.example
+    connections: 8
+    streaming: no
+    user: cfguser
+    password: cfgpass
+}
+site leaf {
+    host: Leaf.Example
+}
+`, "# host:user:pass\nleaf.example:pwuser:pwpass\nnews.hub.example:x:y\n")
+
+	hub, err := resolvePeer(g, "hub", PeerFlags{Window: 32, MaxTime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Command line > site block > defaults block > built-in.
+	if hub.Host != "news.hub.example" || hub.Port != 119 || hub.Connections != 8 || hub.Window != 32 ||
+		hub.Check != nntp.AlwaysCheck || !hub.NoStream || hub.ReplyTimeout != 5*time.Minute ||
+		hub.ConnectTimeout != 30*time.Second || hub.MaxTime != time.Minute {
+		t.Errorf("hub: %+v", hub)
+	}
+	// Credentials in nxmit.conf win over passwd.nntp.
+	if hub.User != "cfguser" || hub.Password != "cfgpass" {
+		t.Errorf("hub credentials %q/%q", hub.User, hub.Password)
+	}
+	// passwd.nntp, host matched without regard to case.
+	leaf, err := resolvePeer(g, "leaf", PeerFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.User != "pwuser" || leaf.Password != "pwpass" || leaf.Check != nntp.AlwaysCheck || leaf.NoStream {
+		t.Errorf("leaf: %+v", leaf)
+	}
+	// The command line's credentials win over both.
+	leaf, _ = resolvePeer(g, "leaf", PeerFlags{User: "cli", Password: "p", Host: "other.example", Port: 433, Check: "never"})
+	if leaf.User != "cli" || leaf.Host != "other.example" || leaf.Addr() != "other.example:433" || leaf.Check != nntp.NeverCheck {
+		t.Errorf("leaf with flags: %+v", leaf)
+	}
+	// A site not in the file: the defaults, its name as host, no credentials.
+	x, err := resolvePeer(g, "unlisted", PeerFlags{})
+	if err != nil || x.Host != "unlisted" || x.Connections != 6 || x.User != "" {
+		t.Errorf("unlisted: %+v %v", x, err)
+	}
+	opt := hub.sendOptions()
+	if opt.Addr != "news.hub.example:119" || opt.Connections != 8 || opt.Stream.Window != 32 || !opt.NoStream || opt.User != "cfguser" {
+		t.Errorf("send options %+v", opt)
+	}
+}
+
+func TestResolvePeerErrors(t *testing.T) {
+	g := siteEnv(t, "site hub {\n  window: 0\n}\n", "")
+	_, err := resolvePeer(g, "hub", PeerFlags{})
+	if err == nil || !strings.Contains(err.Error(), "nxmit.conf:2: window: 0 is out of range (1 to 10000)") {
+		t.Errorf("config error: %v", err)
+	}
+	g = siteEnv(t, "", "")
+	_, err = resolvePeer(g, "hub", PeerFlags{Connections: 500})
+	var usage *UsageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--connections: 500 is out of range (1 to 64)") {
+		t.Errorf("flag error: %v", err)
+	}
+	if _, err := resolvePeer(g, "../etc", PeerFlags{}); !errors.As(err, &usage) {
+		t.Errorf("bad site name: %v", err)
+	}
+	g = siteEnv(t, "", "h:u:p:kerberos\n")
+	if _, err := resolvePeer(g, "h", PeerFlags{}); err == nil || !strings.Contains(err.Error(), "passwd.nntp:1: unknown authentication style") {
+		t.Errorf("passwd.nntp error: %v", err)
+	}
+	// An explicit --config that does not exist is an error; the default may be absent.
+	g = siteEnv(t, "", "")
+	if _, err := resolvePeer(g, "h", PeerFlags{}); err != nil {
+		t.Errorf("absent default nxmit.conf: %v", err)
+	}
+	g.Config = filepath.Join(t.TempDir(), "missing.conf")
+	if _, err := resolvePeer(g, "h", PeerFlags{}); err == nil {
+		t.Error("missing --config: no error")
+	}
+}
