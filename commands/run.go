@@ -45,7 +45,8 @@ func (c *RunCmd) Help() string {
 	return `For each site of nxmit.conf (or each site named), in parallel: rotate the feed file
 innd writes into a backlog when it is big or old enough, requeue the deferred articles
 whose retry delay has passed, and send the backlogs to the peer. The connections of all
-sites together stay within --max-connections; --run-time bounds the whole run.
+sites together stay within --max-connections (each site starts with a fair share of
+them, or fewer when they are taken); --run-time bounds the whole run.
 
 Made for the crontab, e.g. every five minutes as the news user:
     */5 * * * *  news  /usr/local/bin/nxmit run
@@ -257,13 +258,16 @@ func (r *runner) site(ctx context.Context, site string) int {
 		return status
 	}
 
-	want := min(p.Connections, r.slots.size)
-	if err := r.slots.acquire(ctx, want); err != nil {
+	// A fair share of the cap to start with, and whatever is free if less: a site
+	// whose peer is slow must not keep the others waiting for the whole run.
+	share := max(1, (r.slots.size+len(r.sites)-1)/len(r.sites))
+	got, err := r.slots.acquire(ctx, min(p.Connections, share))
+	if err != nil {
 		return status // the run's time is up: the backlogs stay queued
 	}
-	defer r.slots.release(want)
+	defer r.slots.release(got)
 	opt := p.sendOptions()
-	opt.Connections = want
+	opt.Connections = got
 	opt.Queue = q
 	opt.Store = r.store
 	opt.Warn = warn("send")
@@ -286,8 +290,7 @@ func isLocked(err error) bool {
 	return errors.As(err, &le)
 }
 
-// semaphore caps the connections of all sites together. A site asks for all its
-// connections at once, and no more than the cap, so every request can be met.
+// semaphore caps the connections of all sites together.
 type semaphore struct {
 	size int
 	mu   sync.Mutex
@@ -297,19 +300,22 @@ type semaphore struct {
 
 func newSemaphore(n int) *semaphore { return &semaphore{size: n, wake: make(chan struct{})} }
 
-func (s *semaphore) acquire(ctx context.Context, n int) error {
+// acquire takes up to n slots, as soon as at least one is free, and returns how many
+// it took.
+func (s *semaphore) acquire(ctx context.Context, n int) (int, error) {
 	for {
 		s.mu.Lock()
-		if s.used+n <= s.size {
-			s.used += n
+		if free := s.size - s.used; free > 0 {
+			k := min(n, free)
+			s.used += k
 			s.mu.Unlock()
-			return nil
+			return k, nil
 		}
 		wake := s.wake
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-wake:
 		}
 	}

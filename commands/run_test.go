@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,12 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"nxmit/internal/innlab"
 	"nxmit/logging/syslogtest"
+	"nxmit/nntp/nntptest"
 )
 
 // opLab is a real sender innd (site "peer" written as a file feed) and a real
@@ -296,5 +299,92 @@ func TestRunConfigErrors(t *testing.T) {
 	l.writeConfig("# nothing yet\n")
 	if _, stderr, status := l.nxmit("run"); status != 1 || !strings.Contains(stderr, "no sites configured in") {
 		t.Errorf("empty configuration: status %d, stderr %q", status, stderr)
+	}
+}
+
+// TestRunSitesInParallelBounded: two sites go in parallel; one peer never finishes, and
+// --run-time ends the whole run on time with its articles still queued.
+func TestRunSitesInParallelBounded(t *testing.T) {
+	sender, receiver := innlab.SenderReceiver(t, innlab.Options{Feeds: []string{"stuck:*,!junk,!control,!control.*:Tf,Wnm:"}}, innlab.Options{})
+	l := &opLab{t: t, bin: nxmitBinary(t), sender: sender, receiver: receiver, syslog: syslogtest.Listen(t, ""), seed: time.Now().UnixNano() % 1e9}
+	stuck := nntptest.NewServer(t, nntptest.Script{StallAt: 5})
+	_, stuckPort, _ := strings.Cut(stuck.Addr, ":")
+	l.writeConfig(fmt.Sprintf(`max-connections: 2
+defaults {
+    connections: 2
+    rotate-min-size: 0
+    rotate-max-age: 0
+}
+site peer {
+    host: 127.0.0.1
+    port: %d
+}
+site stuck {
+    host: 127.0.0.1
+    port: %s
+}
+`, l.receiver.Port, stuckPort))
+	mids := l.inject(100)
+
+	start := time.Now()
+	_, stderr, status := l.nxmit("-v", "run", "--run-time", "4s")
+	took := time.Since(start)
+	t.Logf("run took %v; stderr:\n%s", took, stderr)
+	if status != 0 {
+		t.Errorf("status %d, stderr %q", status, stderr)
+	}
+	// The run time, plus the grace for answers in flight (5 s), plus slack.
+	if took > 15*time.Second {
+		t.Errorf("run took %v with --run-time 4s", took)
+	}
+	if m := l.missing(mids); len(m) != 0 {
+		t.Errorf("site peer: receiver lacks %d articles", len(m))
+	}
+	var stuckBacklogs int
+	for _, f := range l.queueFiles("stuck") {
+		if strings.HasPrefix(f, "stuck.B.") {
+			stuckBacklogs++
+		}
+	}
+	if stuckBacklogs != 1 {
+		t.Errorf("site stuck: want its backlog still queued, have %v", l.queueFiles("stuck"))
+	}
+}
+
+func TestSemaphoreCap(t *testing.T) {
+	s := newSemaphore(3)
+	var mu sync.Mutex
+	inUse, peak := 0, 0
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := s.acquire(context.Background(), 1+i%3)
+			if err != nil || n < 1 || n > 1+i%3 {
+				t.Errorf("acquire: %d, %v", n, err)
+				return
+			}
+			mu.Lock()
+			inUse += n
+			peak = max(peak, inUse)
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			inUse -= n
+			mu.Unlock()
+			s.release(n)
+		}()
+	}
+	wg.Wait()
+	if peak > 3 || peak == 0 {
+		t.Errorf("peak %d connections with a cap of 3", peak)
+	}
+	// A waiting site gives up when the run's time is over.
+	s.acquire(context.Background(), 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.acquire(ctx, 1); err == nil {
+		t.Error("acquire beyond the cap succeeded")
 	}
 }
