@@ -136,6 +136,14 @@ func compFlags(flags []*kong.Flag) []compFlag {
 			cf.path = true
 		}
 		out = append(out, cf)
+		if f.Tag != nil && f.Tag.Negatable != "" {
+			// kong's negatable booleans: --no-NAME, or the name the tag gives.
+			neg := "no-" + f.Name
+			if f.Tag.Negatable != "_" {
+				neg = f.Tag.Negatable
+			}
+			out = append(out, compFlag{long: neg, help: "Turn off --" + f.Name})
+		}
 	}
 	return out
 }

@@ -26,11 +26,13 @@ _nxmit_values() {
         --flush) COMPREPLY=($(compgen -W 'ctlinnd icc' -- "$cur")) ;;
         --ctlinnd) COMPREPLY=() ;;
         --flush-timeout) COMPREPLY=() ;;
+        --retry-delay) COMPREPLY=() ;;
+        --groups|-g) COMPREPLY=() ;;
+        --max-size) COMPREPLY=() ;;
         --max-connections) COMPREPLY=() ;;
         --run-time) COMPREPLY=() ;;
         --rotate-min-size) COMPREPLY=() ;;
         --rotate-max-age) COMPREPLY=() ;;
-        --retry-delay) COMPREPLY=() ;;
         *) return 1 ;;
     esac
     return 0
@@ -51,7 +53,10 @@ _nxmit() {
         local flags='--help -h --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket'
         case $cmd in
             send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
-            rotate) flags+=' --min-size --max-age --force -f --compress --flush --ctlinnd --flush-timeout' ;;
+            rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
+            requeue) flags+=' --retry-delay --compress --no-compress' ;;
+            merge) flags+=' --remove --dedupe-queued --compress --no-compress' ;;
+            filter) flags+=' --dedupe -u --exists -e --groups -g --min-size --max-size --max-age --invert --stats' ;;
             status) flags+=' --json --files -l' ;;
             run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
         esac
@@ -63,8 +68,8 @@ _nxmit() {
     case $cmd in
         "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter status run innxmit completion' -- "$cur")) ;;
         completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
-        send|rotate|status|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
-        requeue|merge|filter|innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        send|rotate|requeue|merge|status|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
+        filter|innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac
 }
 
