@@ -150,25 +150,11 @@ func (c *RunCmd) Run(g *Globals) error {
 	return nil
 }
 
-// flusher builds the way rotation flushes innd, from the command line, then the file.
+// flusher builds the way rotation flushes innd: the command line, then nxmit.conf, as
+// rotate does.
 func (c *RunCmd) flusher(g *Globals, conf *config.Config) (innctl.Flusher, error) {
 	rc := RotateCmd{Flush: c.Flush, Ctlinnd: c.Ctlinnd, FlushTimeout: c.FlushTimeout}
-	if rc.Flush == "" {
-		rc.Flush = conf.Flush
-	}
-	if rc.Flush == "" {
-		rc.Flush = "ctlinnd"
-	}
-	if rc.Ctlinnd == "" {
-		rc.Ctlinnd = conf.Ctlinnd
-	}
-	if rc.FlushTimeout == 0 {
-		rc.FlushTimeout = conf.FlushTimeout
-	}
-	if rc.FlushTimeout == 0 {
-		rc.FlushTimeout = innctl.DefaultTimeout
-	}
-	return rc.flusher(g)
+	return rc.resolvedFlusher(g, conf)
 }
 
 // runner holds what the sites of one run share.
