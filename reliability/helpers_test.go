@@ -183,7 +183,7 @@ func parseStats(stderr string) passStats {
 func nxmitCmd(t testing.TB, ctx context.Context, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, nxmitBinary(t), args...)
-	cmd.Env = append(append(os.Environ(), env...), "GORACE=halt_on_error=1 exitcode="+strconv.Itoa(raceExit))
+	cmd.Env = append(append(os.Environ(), env...), "GORACE=halt_on_error=1 atexit_sleep_ms=0 exitcode="+strconv.Itoa(raceExit))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
