@@ -34,6 +34,7 @@ type Globals struct {
 	LogIdent    string `help:"Syslog ident for statistics; innreport counts 'innxmit'." default:"innxmit"`
 
 	SyslogSocket string `help:"Local syslog socket for statistics (default /dev/log)." env:"NXMIT_SYSLOG_SOCKET" type:"path" placeholder:"PATH"`
+	Passwd       string `help:"INN's passwd.nntp, AUTHINFO credentials by host (default: nxmit.conf's passwd, else PATHETC/passwd.nntp)." type:"path" placeholder:"FILE"`
 }
 
 // KongOptions returns the parser options nxmit uses everywhere, tests included.

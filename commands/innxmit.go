@@ -219,7 +219,11 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 		x.warn("%v", err)
 		return ExitStatus(1)
 	}
-	pw, err := config.LoadPasswd(filepath.Join(x.conf.PathEtc, config.PasswdFileName))
+	passwd := x.g.Passwd
+	if passwd == "" {
+		passwd = filepath.Join(x.conf.PathEtc, config.PasswdFileName)
+	}
+	pw, err := config.LoadPasswd(passwd)
 	if err != nil {
 		x.warn("%v", err)
 		return ExitStatus(1)

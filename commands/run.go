@@ -29,13 +29,13 @@ type RunCmd struct {
 	NoRequeue bool `help:"Do not requeue deferred articles."`
 	NoSend    bool `help:"Do not send (rotate and requeue only)."`
 
-	RotateMinSize rotateSize    `help:"Rotate a feed file once it has this many bytes (default: nxmit.conf, else 10M)." placeholder:"SIZE"`
-	RotateMaxAge  time.Duration `help:"...or once it is this old (default: nxmit.conf, else 4m)." placeholder:"DUR"`
-	Compress      bool          `help:"Write new backlogs zstd-compressed (default: nxmit.conf's compress)."`
-	RetryDelay    time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf, else 10m)." placeholder:"DUR"`
-	Flush         string        `help:"How to ask innd to flush: ctlinnd or icc (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
-	Ctlinnd       string        `help:"The ctlinnd program (default: inn.conf's pathbin/ctlinnd)." placeholder:"PATH"`
-	FlushTimeout  time.Duration `help:"How long to wait for innd's answer to a flush (default 30s)." placeholder:"DUR"`
+	RotateMinSize *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G; default: nxmit.conf's rotate-min-size, else 10M)." placeholder:"SIZE"`
+	RotateMaxAge  *time.Duration `help:"...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file (default: nxmit.conf's rotate-max-age, else 4m)." placeholder:"DUR"`
+	Compress      *bool          `help:"Write new backlogs zstd-compressed (default: nxmit.conf's compress)." negatable:""`
+	RetryDelay    *time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf's retry-delay, else 10m)." placeholder:"DUR"`
+	Flush         string         `help:"How to ask innd to flush: ctlinnd or icc (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
+	Ctlinnd       string         `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd)." placeholder:"PATH"`
+	FlushTimeout  time.Duration  `help:"How long to wait for innd's answer to a flush (default: nxmit.conf, else 30s)." placeholder:"DUR"`
 
 	PeerFlags
 }
@@ -187,17 +187,17 @@ func (r *runner) site(ctx context.Context, site string) int {
 		return status
 	}
 	s := p.Settings
-	if c.RotateMinSize != 0 {
-		s.RotateMinSize = int64(c.RotateMinSize)
+	if c.RotateMinSize != nil {
+		s.RotateMinSize = int64(*c.RotateMinSize)
 	}
-	if c.RotateMaxAge != 0 {
-		s.RotateMaxAge = c.RotateMaxAge
+	if c.RotateMaxAge != nil {
+		s.RotateMaxAge = *c.RotateMaxAge
 	}
-	if c.Compress {
-		s.Compress = true
+	if c.Compress != nil {
+		s.Compress = *c.Compress
 	}
-	if c.RetryDelay != 0 {
-		s.RetryDelay = c.RetryDelay
+	if c.RetryDelay != nil {
+		s.RetryDelay = *c.RetryDelay
 	}
 	q := batch.Queue{Dir: r.dir, Site: site, OtherSites: otherSites(r.sites, site)}
 	command := "nxmit run " + site

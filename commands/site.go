@@ -208,10 +208,14 @@ func (g *Globals) SiteConfig() (*config.Config, error) {
 	return c, nil
 }
 
-// passwdEntry looks host up in passwd.nntp (the file's "passwd" parameter, else
-// PATHETC/passwd.nntp). Without inn.conf there is no passwd.nntp to read.
+// passwdEntry looks host up in passwd.nntp (--passwd, else the file's "passwd"
+// parameter, else PATHETC/passwd.nntp). Without inn.conf there is no default
+// passwd.nntp to read.
 func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credential, bool, error) {
-	path := conf.Passwd
+	path := g.Passwd
+	if path == "" {
+		path = conf.Passwd
+	}
 	if path == "" {
 		ic, err := g.InnConf()
 		if err != nil {

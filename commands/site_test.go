@@ -75,6 +75,14 @@ site leaf {
 	if leaf.User != "cli" || leaf.Host != "other.example" || leaf.Addr() != "other.example:433" || leaf.Check != nntp.NeverCheck {
 		t.Errorf("leaf with flags: %+v", leaf)
 	}
+	// --passwd names another passwd.nntp.
+	other := filepath.Join(t.TempDir(), "passwd.nntp")
+	os.WriteFile(other, []byte("leaf.example:alt:altpass\n"), 0o644)
+	g2 := *g
+	g2.Passwd = other
+	if leaf, err := resolvePeer(&g2, "leaf", PeerFlags{}); err != nil || leaf.User != "alt" || leaf.Password != "altpass" {
+		t.Errorf("--passwd: %+v %v", leaf, err)
+	}
 	// A site not in the file: the defaults, its name as host, no credentials.
 	x, err := resolvePeer(g, "unlisted", PeerFlags{})
 	if err != nil || x.Host != "unlisted" || x.Connections != 6 || x.User != "" {

@@ -10,6 +10,7 @@ _nxmit_values() {
         --log-file) COMPREPLY=($(compgen -f -- "$cur")) ;;
         --log-ident) COMPREPLY=() ;;
         --syslog-socket) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        --passwd) COMPREPLY=($(compgen -f -- "$cur")) ;;
         --host) COMPREPLY=() ;;
         --port|-P) COMPREPLY=() ;;
         --connections|-c) COMPREPLY=() ;;
@@ -44,13 +45,13 @@ _nxmit() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         case $w in
-            --config|--innconf|--outgoing|--log-file|--log-ident|--syslog-socket) ((i++)) ;;
+            --config|--innconf|--outgoing|--log-file|--log-ident|--syslog-socket|--passwd) ((i++)) ;;
             -*) ;;
             *) cmd=$w; break ;;
         esac
     done
     if [[ $cur == -* ]]; then
-        local flags='--help -h --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket'
+        local flags='--help -h --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
         case $cmd in
             send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
@@ -58,7 +59,7 @@ _nxmit() {
             merge) flags+=' --remove --dedupe-queued --compress --no-compress' ;;
             filter) flags+=' --dedupe -u --exists -e --groups -g --min-size --max-size --max-age --invert --stats' ;;
             status) flags+=' --json --files -l' ;;
-            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
+            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"
         COMPREPLY=($(compgen -W "$flags" -- "$cur"))
