@@ -151,3 +151,33 @@ func TestFile(t *testing.T) {
 		t.Error("unwritable log file: no error")
 	}
 }
+
+// TestDefaultSocket logs through /dev/log itself, the way nxmit does in production. The
+// test machines have no syslog daemon, so the test binds /dev/log for its duration; where
+// a daemon owns it, the test leaves it alone.
+func TestDefaultSocket(t *testing.T) {
+	if _, err := os.Lstat(DefaultSocket); err == nil {
+		t.Skipf("%s exists (a syslog daemon runs here); not touching it", DefaultSocket)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("binding /dev/log needs root")
+	}
+	srv := syslogtest.Listen(t, DefaultSocket)
+	l, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Notice("via the default socket")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range srv.Messages() {
+			// Other programs may log while the socket exists: look for ours.
+			if m.PID == os.Getpid() && m.Ident == DefaultIdent && m.Facility == FacilityNews && m.Text == "via the default socket" {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("message not received on %s: %+v", DefaultSocket, srv.Messages())
+}
