@@ -212,6 +212,27 @@ func TestInnxmitDropIn(t *testing.T) {
 		}
 	})
 
+	t.Run("deferrals left by a crash go back into the batch", func(t *testing.T) {
+		lines := l.feedLines(6)
+		path := l.writeBatch("peer=n", lines[:3])
+		// A crashed run had deferred lines 4-6 (and blanked them in the batch); the
+		// last one was cut short by the crash.
+		leftover := path + deferSuffix
+		os.WriteFile(leftover, []byte(strings.Join(lines[3:], "\n")+"\n"+lines[5][:20]), 0o664)
+		opChownNews(t, leftover)
+		if _, stderr, status := l.nxmit("innxmit", "-P", port, "127.0.0.1", "peer=n"); status != 0 {
+			t.Fatalf("status %d, stderr %q", status, stderr)
+		}
+		if m := l.missing(opMids(lines)); len(m) != 0 {
+			t.Errorf("receiver lacks %d of the batch's and the leftover's articles", len(m))
+		}
+		for _, p := range []string{path, leftover} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s left: %v", p, err)
+			}
+		}
+	})
+
 	t.Run("purge keeps what exists", func(t *testing.T) {
 		lines := l.feedLines(4)
 		// A timehash token of an article never stored.

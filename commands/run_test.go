@@ -254,6 +254,7 @@ func TestRunUnreachablePeer(t *testing.T) {
 	l.writeConfig("site peer {\n host: 127.0.0.1\n port: 1\n rotate-min-size: 0\n rotate-max-age: 0\n connect-timeout: 5s\n}\n")
 	l.inject(10)
 	_, stderr, status := l.nxmit("run")
+	t.Logf("stderr:\n%s", stderr)
 	if status != 75 || !strings.Contains(stderr, "nxmit: run peer: send: ") {
 		t.Errorf("status %d, stderr %q; want 75 and a line naming the site", status, stderr)
 	}
