@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -245,7 +246,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 	opt := xmit.Options{
 		Queue:       batch.Queue{Dir: filepath.Dir(x.path), Site: filepath.Base(x.path)},
 		Store:       store,
-		Addr:        netJoin(x.a.host, x.a.port),
+		Addr:        net.JoinHostPort(x.a.host, strconv.Itoa(x.a.port)),
 		Dial:        dial,
 		User:        cred.User,
 		Password:    cred.Password,
@@ -446,13 +447,6 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
-}
-
-func netJoin(host string, port int) string {
-	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-		return "[" + host + "]:" + strconv.Itoa(port)
-	}
-	return host + ":" + strconv.Itoa(port)
 }
 
 // deferFile holds the deferred lines of an innxmit run in BATCH.nxmit-defer next to the
