@@ -131,6 +131,17 @@ func (l *opLab) queueFiles(site string) []string {
 	return out
 }
 
+// backlogCount counts the site's backlogs.
+func (l *opLab) backlogCount(site string) int {
+	n := 0
+	for _, f := range l.queueFiles(site) {
+		if strings.HasPrefix(f, site+".B.") {
+			n++
+		}
+	}
+	return n
+}
+
 var statsRE = regexp.MustCompile(`^127\.0\.0\.1 stats offered 200 accepted 200 refused 0 rejected 0 missing 0 accsize [1-9][0-9]* rejsize 0$`)
 
 // TestRunCron is the crontab line: "nxmit run" rotates the feed file innd writes,
@@ -227,13 +238,7 @@ func TestRunSkipsLockedSite(t *testing.T) {
 		t.Errorf("a locked site was sent: receiver has %d articles", len(mids)-len(m))
 	}
 	// Rotation still happened: the backlog waits.
-	var backlogs int
-	for _, f := range l.queueFiles("peer") {
-		if strings.HasPrefix(f, "peer.B.") {
-			backlogs++
-		}
-	}
-	if backlogs != 1 {
+	if l.backlogCount("peer") != 1 {
 		t.Errorf("want one backlog waiting, have %v", l.queueFiles("peer"))
 	}
 
@@ -265,13 +270,7 @@ func TestRunUnreachablePeer(t *testing.T) {
 	if !found {
 		t.Errorf("no 'connect failed' in syslog: %+v", l.syslog.Messages())
 	}
-	var backlogs int
-	for _, f := range l.queueFiles("peer") {
-		if strings.HasPrefix(f, "peer.B.") {
-			backlogs++
-		}
-	}
-	if backlogs != 1 {
+	if l.backlogCount("peer") != 1 {
 		t.Errorf("the rotated backlog should wait for the next run: %v", l.queueFiles("peer"))
 	}
 }
@@ -341,13 +340,7 @@ site stuck {
 	if m := l.missing(mids); len(m) != 0 {
 		t.Errorf("site peer: receiver lacks %d articles", len(m))
 	}
-	var stuckBacklogs int
-	for _, f := range l.queueFiles("stuck") {
-		if strings.HasPrefix(f, "stuck.B.") {
-			stuckBacklogs++
-		}
-	}
-	if stuckBacklogs != 1 {
+	if l.backlogCount("stuck") != 1 {
 		t.Errorf("site stuck: want its backlog still queued, have %v", l.queueFiles("stuck"))
 	}
 }

@@ -193,36 +193,20 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 	if err != nil {
 		return st, err
 	}
+	st.Backlogs, st.BacklogBytes, st.BacklogArticles, st.Oldest = describeFiles(backlogs)
+	if st.Oldest != nil {
+		st.OldestAge = now.Sub(*st.Oldest).Seconds()
+	}
 	for _, f := range backlogs {
-		fs := describeFile(f)
-		st.Backlogs = append(st.Backlogs, fs)
-		st.BacklogBytes += f.Size
-		st.BacklogArticles += fs.Articles
-		if !f.Created.IsZero() && (st.Oldest == nil || f.Created.Before(*st.Oldest)) {
-			t := f.Created
-			st.Oldest = &t
-		}
 		if f.Foreign {
 			note("%s: not named by nxmit; it is sent too (after the others)", filepath.Base(f.Path))
 		}
-	}
-	if st.Oldest != nil {
-		st.OldestAge = now.Sub(*st.Oldest).Seconds()
 	}
 	deferrals, err := q.Deferrals()
 	if err != nil {
 		return st, err
 	}
-	for _, f := range deferrals {
-		fs := describeFile(f)
-		st.Deferrals = append(st.Deferrals, fs)
-		st.DeferredBytes += f.Size
-		st.DeferredArticles += fs.Articles
-		if !f.Created.IsZero() && (st.OldestDeferral == nil || f.Created.Before(*st.OldestDeferral)) {
-			t := f.Created
-			st.OldestDeferral = &t
-		}
-	}
+	st.Deferrals, st.DeferredBytes, st.DeferredArticles, st.OldestDeferral = describeFiles(deferrals)
 
 	locks := map[string]lockStatus{}
 	for _, k := range []batch.LockKind{batch.SendLock, batch.QueueLock} {
@@ -288,6 +272,23 @@ func statFile(path string) *fileStatus {
 		return nil
 	}
 	return &fileStatus{Path: path, Size: fi.Size(), Modified: fi.ModTime()}
+}
+
+// describeFiles describes queue files and sums them up: bytes, articles, and the
+// creation time of the oldest (nil when none is known).
+func describeFiles(files []batch.File) (list []fileStatus, bytes, articles int64, oldest *time.Time) {
+	list = []fileStatus{}
+	for _, f := range files {
+		fs := describeFile(f)
+		list = append(list, fs)
+		bytes += f.Size
+		articles += fs.Articles
+		if !f.Created.IsZero() && (oldest == nil || f.Created.Before(*oldest)) {
+			t := f.Created
+			oldest = &t
+		}
+	}
+	return list, bytes, articles, oldest
 }
 
 func describeFile(f batch.File) fileStatus {
