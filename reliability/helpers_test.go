@@ -529,3 +529,9 @@ func freeBytes(t testing.TB, dir string) int64 {
 	}
 	return int64(st.Bavail) * st.Bsize
 }
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
