@@ -104,9 +104,9 @@ func (l *lab) targets(rows []bench.Row, qt []queueResult) string {
 	rate := func(r bench.Row) float64 { return r.RatioRate }
 	ratio("≥ 1.5× innxmit's articles/s, loopback sink, 1–4 KB", "null sink, 1–4 KB", 1.5, rate, true)
 	ratio("≥ 10× innxmit's articles/s at "+d+" round trip, 1–4 KB", "sink +"+d+", 1–4 KB", 10, rate, true)
-	ratio("(same, mixed sizes)", "sink +"+d+", mixed", 10, rate, true)
+	ratio("for reference: the same with mixed sizes", "sink +"+d+", mixed", 10, rate, true)
 	ratio("≥ 1.2× innxmit's articles/s to a real innd, mixed", "real innd, mixed", 1.2, rate, true)
-	ratio("(same, 1–4 KB)", "real innd, 1–4 KB", 1.2, rate, true)
+	ratio("for reference: the same with 1–4 KB articles", "real innd, 1–4 KB", 1.2, rate, true)
 	cpu := func(r bench.Row) float64 { return r.RatioCPU }
 	for _, r := range rows {
 		if r.Program == "nxmit" {
@@ -115,7 +115,7 @@ func (l *lab) targets(rows []bench.Row, qt []queueResult) string {
 	}
 	for _, q := range qt {
 		if q.Program == "nxmit send" {
-			fmt.Fprintf(&b, "| peak RSS ≤ 40 MB at %s lines | %.1f MB | %s |\n", thousands(q.Lines), q.rssMB(), yesNo(q.rssMB() <= 40 && q.Lines >= 1_000_000))
+			fmt.Fprintf(&b, "| peak RSS of send ≤ 40 MB at %s lines | %.1f MB | %s |\n", thousands(q.Lines), q.rssMB(), yesNo(q.rssMB() <= 40 && q.Lines >= 1_000_000))
 		}
 	}
 	return b.String()
