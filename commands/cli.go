@@ -31,7 +31,7 @@ type Globals struct {
 	Outgoing    string `help:"Outgoing directory holding the sites' queue files (default: inn.conf's pathoutgoing)." type:"path" placeholder:"DIR"`
 	Verbose     bool   `short:"v" help:"Also print statistics and progress notes on stderr."`
 	LogFile     string `help:"Append statistics to this file instead of syslog." type:"path" placeholder:"FILE"`
-	LogIdent    string `help:"Syslog ident for statistics; innreport counts 'innxmit'." default:"innxmit"`
+	LogIdent    string `help:"Syslog ident for statistics (default: nxmit.conf's log-ident, else innxmit, which innreport counts)." placeholder:"NAME"`
 
 	SyslogSocket string `help:"Local syslog socket for statistics (default /dev/log)." env:"NXMIT_SYSLOG_SOCKET" type:"path" placeholder:"PATH"`
 	Passwd       string `help:"INN's passwd.nntp, AUTHINFO credentials by host (default: nxmit.conf's passwd, else PATHETC/passwd.nntp)." type:"path" placeholder:"FILE"`

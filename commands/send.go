@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"os"
 	"os/signal"
 	"syscall"
 
@@ -51,9 +50,10 @@ func (c *SendCmd) Run(g *Globals) error {
 	opt := peer.sendOptions()
 	opt.Queue = q
 	opt.Store = store
-	opt.Warn = warner("send " + c.Site)
 	progress := newProgress(g, "send "+c.Site, q)
 	opt.Progress = progress.add
+	// Warnings go through the progress bar, which prints them above itself.
+	opt.Warn = func(m string) { progress.warn("nxmit: send " + c.Site + ": " + m) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -62,12 +62,9 @@ func (c *SendCmd) Run(g *Globals) error {
 	if st.Connections > 0 {
 		g.logStats(peer.Host, st)
 	}
-	return err
-}
-
-// warner returns a Warn function printing one line per problem on stderr.
-func warner(what string) func(string) {
-	return func(msg string) {
-		os.Stderr.WriteString("nxmit: " + what + ": " + msg + "\n")
+	if err != nil {
+		// "connect failed", "authenticate failed": the forms innreport counts.
+		g.logSendError(peer.Host, err)
 	}
+	return err
 }
