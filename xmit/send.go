@@ -94,13 +94,14 @@ func (e *UnreachableError) Temporary() bool {
 // IncompleteError means the pass ended with lines still queued because connections failed
 // and could not be re-established; the next run goes on from there.
 type IncompleteError struct {
-	Addr   string
-	Queued int64
-	Err    error
+	Addr       string
+	Unanswered int64 // offers in flight when the last connection gave up
+	Err        error // the last connection failure
 }
 
 func (e *IncompleteError) Error() string {
-	return fmt.Sprintf("%s: %d articles left queued: %v", e.Addr, e.Queued, e.Err)
+	return fmt.Sprintf("%s: gave up after repeated connection failures, %d offers unanswered; the rest stays queued: %v",
+		e.Addr, e.Unanswered, e.Err)
 }
 func (e *IncompleteError) Unwrap() error   { return e.Err }
 func (e *IncompleteError) Temporary() bool { return true }
@@ -246,7 +247,7 @@ func (s *sender) run(ctx context.Context) error {
 		f.mu.Lock()
 		queued := int64(len(f.pending))
 		f.mu.Unlock()
-		return &IncompleteError{Addr: s.opt.Addr, Queued: queued, Err: err}
+		return &IncompleteError{Addr: s.opt.Addr, Unanswered: queued, Err: err}
 	}
 	return nil
 }
