@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,11 @@ type soakLab struct {
 	proxy    *deferProxy
 	q        batch.Queue
 	env      []string
-	mids     []string
 	logFile  string
+
+	mu            sync.Mutex // guards mids and pendingMerges
+	mids          []string
+	pendingMerges []string // old feed files to merge once the concurrent phase is over
 }
 
 // newSoakLab starts both innd, stores n generated articles in the sender (innd writes a
@@ -35,8 +39,10 @@ func newSoakLab(t *testing.T, n int, seed int64, deferPct int, recvOpt innlab.Op
 		env:     []string{"INNCONF=" + sender.InnConf},
 		logFile: filepath.Join(t.TempDir(), "nxmit.log"),
 	}
-	l.inject(n, seed)
-	l.rotate()
+	if n > 0 {
+		l.inject(n, seed)
+		l.rotate()
+	}
 	l.proxy = startProxy(t, receiver.Addr, deferPct)
 	return l
 }
