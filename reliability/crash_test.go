@@ -50,7 +50,9 @@ func newSoakLab(t *testing.T, n int, seed int64, deferPct int, recvOpt innlab.Op
 // inject stores n generated articles (2 KB each, with the special cases) in the sender.
 func (l *soakLab) inject(n int, seed int64) []string {
 	l.t.Helper()
-	gen := innlab.GenOptions{Count: n, Seed: seed, Specials: true}
+	// Full mode draws sizes like a real feed (70% 1-4 KB, 25% 10-100 KB, 5% 0.5-2 MB),
+	// so that kills also land in the middle of large articles.
+	gen := innlab.GenOptions{Count: n, Seed: seed, Specials: true, Mixed: fullMode()}
 	if err := l.sender.InjectSeq(innlab.GenerateSeq(gen)); err != nil {
 		l.t.Fatalf("inject: %v", err)
 	}

@@ -7,11 +7,13 @@
 // size-limited file systems, and each other. The scenarios, what must hold in each and
 // the figures measured are in docs/RELIABILITY.md.
 //
-// The suite has two modes. By default (and in CI) each scenario is sized to finish in a
-// few minutes in total on a 2-core machine: the crash soak kills `nxmit send` 50 times
-// during a 5,000-article transmission, and the concurrency test runs for 60 seconds.
-// NXMIT_SOAK=full runs the sizes of the issue that asked for the suite: 20,000 articles
-// with 100 kills, and 5 minutes of concurrent send, rotate, requeue and merge:
+// The suite has two modes. By default (and in CI) it is sized to take a few minutes in
+// all on a 2-core machine, yet already meets the issue that asked for it: the crash soak
+// kills `nxmit send` 50 times during a 20,000-article transmission (2 KB articles), the
+// compressed-backlog soak 20 times during 5,000, and the concurrency test runs for 60
+// seconds. NXMIT_SOAK=full makes it longer and harder: 200 kills during 20,000 articles
+// of a real feed's sizes (1 KB to 2 MB, 1.5 GB in all), 100 kills of the compressed
+// soak over 20,000, and 5 minutes of concurrent send, rotate, requeue and merge:
 //
 //	NXMIT_SOAK=full go test -run 'Soak|Concurrent' -timeout 60m -v ./reliability
 //

@@ -47,11 +47,11 @@ func TestPeerFaults(t *testing.T) {
 		// A peer that fails every connection within its first window of CHECKs can
 		// never be fed: each pass ends temporary with everything queued.
 		{name: "400 at every connection's 40th command", script: nntptest.Script{FailAt: 40}, n: 300,
-			first: 75, msg: "left queued", healthy: true},
+			first: 75, msg: "stays queued", healthy: true},
 		{name: "stall longer than the reply timeout", script: nntptest.Script{StallAt: 50}, n: 300,
-			flags: []string{"--reply-timeout", "1s"}, first: 75, msg: "left queued", healthy: true},
+			flags: []string{"--reply-timeout", "1s"}, first: 75, msg: "stays queued", healthy: true},
 		{name: "peer stops reading (writes block)", script: nntptest.Script{StopReadingAt: 20}, n: 200, size: 64 << 10,
-			flags: []string{"--reply-timeout", "1s", "-c", "2"}, first: 75, msg: "left queued", healthy: true},
+			flags: []string{"--reply-timeout", "1s", "-c", "2"}, first: 75, msg: "stays queued", healthy: true},
 		{name: "greeting 400 (throttled)", script: nntptest.Script{Greeting: 400}, n: 50, first: 75,
 			msg: "connect failed", untouched: true, healthy: true},
 		{name: "greeting 502 (not a known peer)", script: nntptest.Script{Greeting: 502}, n: 50, first: 1,
