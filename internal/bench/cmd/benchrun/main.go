@@ -66,7 +66,7 @@ func main() {
 	flag.StringVar(&c.nxmit, "nxmit", "", "nxmit binary to measure (scripts/bench builds it)")
 	flag.IntVar(&c.articles, "articles", 20000, "articles in the mixed batch (70% 1-4 KB, 25% 10-100 KB, 5% 0.5-2 MB)")
 	flag.IntVar(&c.small, "small", 20000, "articles in the batch of 1-4 KB articles (0: none)")
-	flag.IntVar(&c.rounds, "rounds", 3, "rounds; each program runs once per round and scenario")
+	flag.IntVar(&c.rounds, "rounds", 5, "rounds; each program runs once per round and scenario (runs vary by up to 2x on a shared VM: take 5 or more)")
 	flag.DurationVar(&c.delay, "delay", 50*time.Millisecond, "reply delay of the simulated long-distance peer")
 	flag.IntVar(&c.lines, "lines", 1_000_000, "lines of the backlog for the queue-tool measurements (0: skip them)")
 	flag.Int64Var(&c.seed, "seed", 20260101, "seed of the generated articles")
