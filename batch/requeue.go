@@ -96,7 +96,9 @@ func (q Queue) Requeue(opt RequeueOptions) (RequeueStats, error) {
 		}
 	}()
 	for _, f := range files {
-		take := due(f.Created)
+		// Names a collision pushed into the future must not hold a file back when
+		// everything is asked for.
+		take := opt.RetryDelay <= 0 || due(f.Created)
 		if f.Path == st.StaleDefer {
 			take = staleDue
 		}
