@@ -57,11 +57,14 @@ func TestINNThrottledDuringSend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real INN: not in -short mode")
 	}
-	const n = 5000
+	const n = 8000
 	l := newSoakLab(t, n, 7001, 0, innlab.Options{})
 	l.proxy.SetPass(1)
 	p := startNxmit(t, l.env, l.sendArgs()...)
-	waitFor(t, time.Minute, "1000 articles accepted", func() bool { return l.proxy.Pass(1).Accepted >= 1000 || p.exited() })
+	waitFor(t, time.Minute, "500 articles accepted", func() bool { return l.proxy.Pass(1).Accepted >= 500 || p.exited() })
+	if p.exited() {
+		t.Fatalf("the pass ended before the fault: %s", p.wait(time.Second))
+	}
 	if out, err := l.receiver.Ctlinnd("throttle", "reliability test"); err != nil {
 		t.Fatalf("ctlinnd throttle: %v %s", err, out)
 	}
@@ -93,11 +96,14 @@ func TestINNPausedDuringSend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real INN: not in -short mode")
 	}
-	const n = 5000
+	const n = 8000
 	l := newSoakLab(t, n, 7002, 0, innlab.Options{})
 	l.proxy.SetPass(1)
 	p := startNxmit(t, l.env, l.sendArgs()...)
-	waitFor(t, time.Minute, "1000 articles accepted", func() bool { return l.proxy.Pass(1).Accepted >= 1000 || p.exited() })
+	waitFor(t, time.Minute, "500 articles accepted", func() bool { return l.proxy.Pass(1).Accepted >= 500 || p.exited() })
+	if p.exited() {
+		t.Fatalf("the pass ended before the fault: %s", p.wait(time.Second))
+	}
 	if out, err := l.receiver.Ctlinnd("pause", "reliability test"); err != nil {
 		t.Fatalf("ctlinnd pause: %v %s", err, out)
 	}
@@ -132,7 +138,7 @@ func TestINNKilledDuringSend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real INN: not in -short mode")
 	}
-	const n = 5000
+	const n = 8000
 	sender := innlab.StartT(t, innlab.Options{Feeds: []string{innlab.PeerFeed}})
 	dir, err := innlab.TempDir()
 	if err != nil {
@@ -156,7 +162,10 @@ func TestINNKilledDuringSend(t *testing.T) {
 
 	l.proxy.SetPass(1)
 	p := startNxmit(t, l.env, l.sendArgs()...)
-	waitFor(t, time.Minute, "1000 articles accepted", func() bool { return l.proxy.Pass(1).Accepted >= 1000 || p.exited() })
+	waitFor(t, time.Minute, "500 articles accepted", func() bool { return l.proxy.Pass(1).Accepted >= 500 || p.exited() })
+	if p.exited() {
+		t.Fatalf("the pass ended before the fault: %s", p.wait(time.Second))
+	}
 	killINN(t, receiver)
 	r := p.wait(2 * time.Minute)
 	if r.Status != 75 {
