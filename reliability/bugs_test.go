@@ -21,11 +21,10 @@ func knownBug(t *testing.T, msg string) {
 
 // TestRequeueFutureNames: requeue with no retry delay must requeue every deferral file.
 // Deferral files closed within one second get names one second apart (a name taken
-// moves on to the next second), so some carry a time in the future; Requeue measures a
-// file's age from its name, finds it negative, and leaves the file for later even with
-// RetryDelay 0, which RequeueOptions documents as "requeues all".
+// moves on to the next second), so some carry a time in the future. Requeue measured a
+// file's age from its name, found it negative, and left the file for later even with
+// RetryDelay 0 (found by the crash soak; fixed in 15f9ebd).
 func TestRequeueFutureNames(t *testing.T) {
-	knownBug(t, "batch.Requeue with RetryDelay 0 skips deferral files whose name lies in the future")
 	s := newFileSite(t, 30, 200, "")
 	files, _ := s.Q.Backlogs()
 	os.Remove(files[0].Path)

@@ -140,7 +140,7 @@ func drainFileSite(t *testing.T, s *fileSite, srv *nntptest.Server) int {
 			t.Fatalf("send: %s", r)
 		}
 		if r.Stats.Offered == 0 {
-			time.Sleep(time.Second) // deferral files named in the future (TestRequeueFutureNames)
+			time.Sleep(time.Second) // nothing could be offered yet: wait, then requeue again
 		}
 	}
 }
