@@ -111,7 +111,7 @@ func TestConcurrentQueue(t *testing.T) {
 				// Stopped by SIGTERM: no new offers, answers awaited, the rest left queued.
 				p := startNxmit(t, l.env, l.sendArgs()...)
 				sleep(r, 300*time.Millisecond)
-				p.cmd.Process.Signal(syscall.SIGTERM)
+				p.signal(syscall.SIGTERM)
 				record("send (SIGTERM)", p.wait(time.Minute))
 			} else {
 				record("send", runNxmit(t, 2*time.Minute, l.env, l.sendArgs()...))

@@ -126,7 +126,7 @@ func TestMain(m *testing.M) {
 // A result is what one run of nxmit did.
 type result struct {
 	Args    []string
-	Status  int // exit status; -1 when killed by a signal
+	Status  int // exit status; -1 when killed by a signal, -2 when it could not run
 	Signal  syscall.Signal
 	Stdout  string
 	Stderr  string
@@ -202,7 +202,8 @@ func runNxmit(t testing.TB, limit time.Duration, env []string, args ...string) r
 	err := cmd.Run()
 	r := finish(t, cmd, err, args, &o, &e, time.Since(start))
 	if ctx.Err() != nil {
-		t.Fatalf("nxmit %s did not end within %s: %s", strings.Join(args, " "), limit, r.Stderr)
+		// Errorf, not Fatalf: the concurrency test runs nxmit from several goroutines.
+		t.Errorf("nxmit %s did not end within %s: %s", strings.Join(args, " "), limit, r.Stderr)
 	}
 	return r
 }
@@ -222,7 +223,8 @@ func finish(t testing.TB, cmd *exec.Cmd, err error, args []string, o, e *bytes.B
 			r.Status = ws.ExitStatus()
 		}
 	default:
-		t.Fatalf("nxmit %s: %v", strings.Join(args, " "), err)
+		t.Errorf("nxmit %s: %v", strings.Join(args, " "), err)
+		r.Status = -2
 	}
 	if r.Status == raceExit && raceEnabled && strings.Contains(r.Stderr, "DATA RACE") {
 		t.Errorf("data race in nxmit %s:\n%s", strings.Join(args, " "), r.Stderr)
@@ -249,7 +251,10 @@ func startNxmit(t testing.TB, env []string, args ...string) *proc {
 	p.cmd.Stdout, p.cmd.Stderr = &p.o, &p.e
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start nxmit: %v", err)
+		t.Errorf("start nxmit: %v", err)
+		p.res = result{Args: args, Status: -2}
+		close(p.done)
+		return p
 	}
 	go func() {
 		err := p.cmd.Wait()
@@ -271,8 +276,15 @@ func (p *proc) exited() bool {
 
 // kill sends SIGKILL (to this process only, by its pid) and waits for it.
 func (p *proc) kill() result {
-	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.signal(syscall.SIGKILL)
 	return p.wait(30 * time.Second)
+}
+
+// signal sends sig to the process, if it is still running.
+func (p *proc) signal(sig syscall.Signal) {
+	if !p.exited() && p.cmd.Process != nil {
+		p.cmd.Process.Signal(sig)
+	}
 }
 
 // wait waits at most limit for the process to end; then it is killed and the test fails.
@@ -280,7 +292,7 @@ func (p *proc) wait(limit time.Duration) result {
 	select {
 	case <-p.done:
 	case <-time.After(limit):
-		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.signal(syscall.SIGKILL)
 		<-p.done
 		p.t.Errorf("nxmit %s did not end within %s: killed", strings.Join(p.args, " "), limit)
 	}
