@@ -33,6 +33,8 @@ type feeder struct {
 	defers   DeferSink
 	stats    Stats
 	fatal    error // a file operation failed: offer nothing more
+	halted   error // the peer defers everything: offer nothing more, the rest stays queued
+	deferRun int   // consecutive deferrals, reset by any other final answer
 	drained  bool  // every file read to its end
 	progress func(done int64)
 	recs     []batch.Record // scratch for finishAll
@@ -65,7 +67,7 @@ func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
 func (f *feeder) NextOffers(dst []nntp.Offer, max int) []nntp.Offer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fatal != nil {
+	if f.fatal != nil || f.halted != nil {
 		return dst
 	}
 	for len(f.retry) > 0 && len(dst) < max {
@@ -233,6 +235,7 @@ func (f *feeder) Done(results []nntp.Result) {
 		case nntp.Missing:
 			s.Missing++
 		case nntp.Deferred:
+			f.deferRun++
 			if !f.deferLine(p, &s.Deferred) {
 				delete(f.pending, r.Offer.Ref)
 				continue
@@ -247,8 +250,16 @@ func (f *feeder) Done(results []nntp.Result) {
 			f.retry = append(f.retry, r.Offer.Ref)
 			continue
 		}
+		if r.Outcome != nntp.Deferred {
+			f.deferRun = 0
+		}
 		delete(f.pending, r.Offer.Ref)
 		finished = append(finished, p)
+	}
+	if limit := f.opt.MaxDeferRun; limit > 0 && f.deferRun >= limit && f.halted == nil {
+		// A paused innd answers 431 to everything: going on would only move the whole
+		// backlog into S.defer, one article at a time.
+		f.halted = &DeferringError{Addr: f.opt.Addr, Run: f.deferRun}
 	}
 	f.finishAll(finished)
 	if len(finished) > 0 && f.progress != nil {
@@ -366,7 +377,7 @@ func (f *feeder) workLeft() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	limited := f.opt.MaxArticles > 0 && f.taken >= f.opt.MaxArticles
-	return f.fatal == nil && (len(f.retry) > 0 || !f.drained && !limited)
+	return f.fatal == nil && f.halted == nil && (len(f.retry) > 0 || !f.drained && !limited)
 }
 
 // syncEvery syncs the progress at each interval until the returned function is called,

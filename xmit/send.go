@@ -34,6 +34,10 @@ type Options struct {
 	MaxTime     time.Duration // stop offering after this long (0: no limit)
 	MaxArticles int64         // stop after taking this many lines (0: no limit)
 
+	// MaxDeferRun stops the pass once this many answers in a row were deferrals
+	// (default 1000; negative: never), as from a paused innd; the rest stays queued.
+	MaxDeferRun int
+
 	// Reconnects bounds the reconnections of each connection after a failure
 	// (default 3); the delay before each starts at Backoff (default 1 s) and doubles.
 	Reconnects int
@@ -103,7 +107,21 @@ func (e *IncompleteError) Error() string {
 	return fmt.Sprintf("%s: gave up after repeated connection failures, %d offers unanswered; the rest stays queued: %v",
 		e.Addr, e.Unanswered, e.Err)
 }
-func (e *IncompleteError) Unwrap() error   { return e.Err }
+func (e *IncompleteError) Unwrap() error { return e.Err }
+
+// DeferringError means the peer deferred every article for a long run of answers (innd
+// paused, or short of space) and the pass stopped offering; the rest stays queued.
+type DeferringError struct {
+	Addr string
+	Run  int // consecutive deferrals seen
+}
+
+func (e *DeferringError) Error() string {
+	return fmt.Sprintf("%s: peer deferred %d articles in a row (paused?); stopping, the rest stays queued", e.Addr, e.Run)
+}
+
+// Temporary reports true: a later pass will find the peer working again.
+func (e *DeferringError) Temporary() bool  { return true }
 func (e *IncompleteError) Temporary() bool { return true }
 
 // Send runs one pass over the site's backlogs. It holds the site's send lock throughout;
@@ -112,6 +130,9 @@ func (e *IncompleteError) Temporary() bool { return true }
 func Send(ctx context.Context, opt Options) (Stats, error) {
 	if opt.Connections <= 0 {
 		opt.Connections = 4
+	}
+	if opt.MaxDeferRun == 0 {
+		opt.MaxDeferRun = 1000
 	}
 	if opt.Reconnects == 0 {
 		opt.Reconnects = 3
@@ -184,6 +205,9 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 	st.System = time.Duration(ru1.Stime.Nano() - ru0.Stime.Nano())
 	if err == nil && f.fatal != nil {
 		err = f.fatal
+	}
+	if err == nil && f.halted != nil {
+		err = f.halted
 	}
 	return st, err
 }

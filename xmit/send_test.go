@@ -457,3 +457,28 @@ func TestSendCompressedBacklog(t *testing.T) {
 		}
 	}
 }
+
+// A peer that defers everything (a paused innd) stops the pass early instead of moving
+// the whole backlog into S.defer; what was not offered stays in the backlog.
+func TestSendStopsWhenEverythingIsDeferred(t *testing.T) {
+	const n = 2000
+	s := newSite(t, n)
+	srv := nntptest.NewServer(t, nntptest.Script{Decide: func(stage nntptest.Stage, mid string) int {
+		if stage == nntptest.Check {
+			return 431
+		}
+		return 0
+	}})
+	opt := s.options(srv.Addr)
+	opt.Stream.Mode = nntp.AlwaysCheck
+	opt.MaxDeferRun = 100
+	st, err := Send(context.Background(), opt)
+	var de *DeferringError
+	if !errors.As(err, &de) || !de.Temporary() {
+		t.Fatalf("Send: %v, want a DeferringError", err)
+	}
+	if st.Deferred < 100 || st.Deferred > 100+3*16+3*32 {
+		t.Errorf("deferred %d, want about 100 (plus what was in flight)", st.Deferred)
+	}
+	s.checkBalance(st, n)
+}
