@@ -481,13 +481,19 @@ func (r *rotation) install() error {
 	r.res.Bytes = end
 	if r.opt.Compress {
 		lines, err := r.compress(f, end)
-		if err != nil {
+		switch {
+		case err == nil:
+			r.res.Lines = lines
+			f.Close()
+			rotateCrashPoint("after-compress-rename")
+			return r.rename()
+		case errors.Is(err, syscall.ENOSPC):
+			// Installing the plain file is a rename and needs no room; leaving it in
+			// S.rotating would keep it from send until there is room.
+			r.warn("%v: installing it uncompressed", err)
+		default:
 			return err
 		}
-		r.res.Lines = lines
-		f.Close()
-		rotateCrashPoint("after-compress-rename")
-		return r.rename()
 	}
 	if end < fi.Size() {
 		if err := f.Truncate(end); err != nil {
