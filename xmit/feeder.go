@@ -116,10 +116,24 @@ func (f *feeder) nextLine() (*pending, bool) {
 			// file from finishing.
 			f.warn("%v", rec.Err)
 			f.stats.Malformed++
+			if f.progress != nil {
+				f.progress(1)
+			}
 			continue
 		}
-		if p.rec.Line.MessageID == "" && !f.fillMessageID(p) {
-			continue
+		if p.rec.Line.MessageID == "" {
+			if !f.fillMessageID(p) {
+				continue
+			}
+		} else if p.rec.Line.IsToken {
+			// As innxmit, look in the spool before offering: an expired article then
+			// costs a stat, not a CHECK and its round trip. A failure to find out is
+			// left to Article, which reports it.
+			if ok, err := f.store.Exists(p.rec.Line.Token); err == nil && !ok {
+				f.stats.Missing++
+				f.finish(p)
+				continue
+			}
 		}
 		return p, true
 	}
@@ -262,9 +276,6 @@ func (f *feeder) Done(results []nntp.Result) {
 		f.halted = &DeferringError{Addr: f.opt.Addr, Run: f.deferRun}
 	}
 	f.finishAll(finished)
-	if len(finished) > 0 && f.progress != nil {
-		f.progress(int64(len(finished)))
-	}
 }
 
 // deferLine keeps the line for a later pass by appending it to S.defer; the caller then
@@ -286,6 +297,9 @@ func (f *feeder) deferLine(p *pending, counter *int64) bool {
 // finishAll marks lines done in their backlogs, one DoneAll per backlog, and removes the
 // backlogs that are then finished.
 func (f *feeder) finishAll(ps []*pending) {
+	if len(ps) > 0 && f.progress != nil {
+		f.progress(int64(len(ps)))
+	}
 	for len(ps) > 0 {
 		bl := ps[0].bl
 		recs := f.recs[:0]
