@@ -38,7 +38,13 @@ type feeder struct {
 	drained  bool  // every file read to its end
 	progress func(done int64)
 	recs     []batch.Record // scratch for finishAll
+	local    []*pending     // lines NextOffers finished without the peer, blanked together
+	hidden   int64          // malformed-line warnings not shown
 }
+
+// maxMalformedShown bounds the malformed-line warnings of a pass: a backlog of garbage
+// must not turn into a million lines of cron mail. The count is in the statistics.
+const maxMalformedShown = 20
 
 type backlog struct {
 	file batch.File
@@ -89,6 +95,10 @@ func (f *feeder) NextOffers(dst []nntp.Offer, max int) []nntp.Offer {
 		f.pending[ref] = p
 		dst = append(dst, nntp.Offer{MessageID: p.rec.Line.MessageID, Ref: ref})
 	}
+	if len(f.local) > 0 {
+		f.finishAll(f.local)
+		f.local = f.local[:0]
+	}
 	return dst
 }
 
@@ -114,8 +124,7 @@ func (f *feeder) nextLine() (*pending, bool) {
 		if rec.Err != nil {
 			// Reported and counted; the line stays as it is and does not keep the
 			// file from finishing.
-			f.warn("%v", rec.Err)
-			f.stats.Malformed++
+			f.malformed("%v", rec.Err)
 			if f.progress != nil {
 				f.progress(1)
 			}
@@ -158,8 +167,7 @@ func (f *feeder) fillMessageID(p *pending) bool {
 	}
 	mid := spoolfmt.MessageID(art)
 	if mid == "" {
-		f.warn("%s:%d: %s has no Message-ID header; dropped", p.bl.file.Path, p.rec.LineNo, p.rec.Line.Article)
-		f.stats.Malformed++
+		f.malformed("%s:%d: %s has no Message-ID header; dropped", p.bl.file.Path, p.rec.LineNo, p.rec.Line.Article)
 		f.finish(p)
 		return false
 	}
@@ -321,8 +329,25 @@ func (f *feeder) finishAll(ps []*pending) {
 	}
 }
 
-// finish marks one line done; see finishAll.
-func (f *feeder) finish(p *pending) { f.finishAll([]*pending{p}) }
+// finish marks a line done that NextOffers finished without the peer; such lines are
+// blanked together, a batch at a time (a run of expired articles can be long).
+func (f *feeder) finish(p *pending) {
+	f.local = append(f.local, p)
+	if len(f.local) >= 256 {
+		f.finishAll(f.local)
+		f.local = f.local[:0]
+	}
+}
+
+// malformed counts a malformed line and reports it, up to maxMalformedShown a pass.
+func (f *feeder) malformed(format string, args ...any) {
+	f.stats.Malformed++
+	if f.stats.Malformed > maxMalformedShown {
+		f.hidden++
+		return
+	}
+	f.warn(format, args...)
+}
 
 // maybeRemove deletes a backlog whose every line is done. S.defer is synced first: the
 // deferred lines must be on disk before the only other copy goes away.
@@ -371,6 +396,9 @@ func (f *feeder) close() error {
 	defer f.mu.Unlock()
 	var errs []error
 	f.stats.Unsent += int64(len(f.pending))
+	if f.hidden > 0 {
+		f.warn("%d more malformed lines not shown (%d in all)", f.hidden, f.stats.Malformed)
+	}
 	if err := f.defers.Sync(); err != nil {
 		errs = append(errs, err)
 	}

@@ -482,3 +482,25 @@ func TestSendStopsWhenEverythingIsDeferred(t *testing.T) {
 	}
 	s.checkBalance(st, n)
 }
+
+// A backlog of garbage is reported line by line only up to a bound, then summed up.
+func TestSendMalformedWarningsBounded(t *testing.T) {
+	var junk []string
+	for i := 0; i < 500; i++ {
+		junk = append(junk, fmt.Sprintf("junk line %d", i))
+	}
+	s := newSite(t, 10, junk...)
+	srv := nntptest.NewServer(t, nntptest.Script{})
+	st, err := Send(context.Background(), s.options(srv.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Malformed != 500 || st.Accepted != 10 {
+		t.Errorf("malformed %d, accepted %d; want 500, 10", st.Malformed, st.Accepted)
+	}
+	w := s.warns.all()
+	if len(w) != maxMalformedShown+1 || !strings.Contains(w[len(w)-1], "480 more malformed lines not shown (500 in all)") {
+		t.Errorf("%d warnings, last %q", len(w), w[len(w)-1])
+	}
+	s.checkBalance(st, 10)
+}
