@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/alecthomas/kong"
 
@@ -25,6 +26,12 @@ const (
 )
 
 func main() {
+	// A soft limit, not a cap: nxmit streams and stays far below it, but on a loaded
+	// machine the collector can fall behind a long run of short-lived garbage (a backlog
+	// of expired articles); this makes it catch up before the heap grows.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(64 << 20)
+	}
 	args := os.Args[1:]
 	if filepath.Base(os.Args[0]) == "innxmit" {
 		args = append([]string{"innxmit"}, args...)
