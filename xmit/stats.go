@@ -55,7 +55,9 @@ func (s Stats) TimesLine(host string) string {
 		host, s.User.Seconds(), s.System.Seconds(), s.Elapsed.Seconds())
 }
 
-// DetailLine is nxmit's own line with what innxmit's format has no room for.
+// DetailLine is nxmit's own line with what innxmit's format has no room for. Its
+// "queued" is Unsent: lines offered but unanswered when the pass stopped (lines never
+// read stay queued too, uncounted).
 func (s Stats) DetailLine(host string) string {
 	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f",
 		host, s.Deferred, s.Requeued, s.Malformed, s.Unsent, s.Connections, s.NoCheck, s.Rate())
