@@ -247,8 +247,16 @@ func FuzzPasswd(f *testing.F) {
 			if e.Line < 1 || e.Line > lines {
 				t.Fatalf("entry at line %d of %d", e.Line, lines)
 			}
-			if _, ok := p.Lookup(strings.ToUpper(e.Host)); !ok {
-				t.Fatalf("Lookup(%q) finds nothing", strings.ToUpper(e.Host))
+			// Host names match without regard to ASCII case, as INN's strcasecmp: "ı"
+			// is not "I" (the fuzzer's first find, kept in testdata).
+			upper := strings.Map(func(r rune) rune {
+				if 'a' <= r && r <= 'z' {
+					return r - 'a' + 'A'
+				}
+				return r
+			}, e.Host)
+			if _, ok := p.Lookup(upper); !ok {
+				t.Fatalf("Lookup(%q) finds nothing", upper)
 			}
 		}
 		for _, s := range p.Skipped {
