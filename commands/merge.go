@@ -51,15 +51,10 @@ Exit status: 0 done, 1 error, 2 usage, 75 lock held or input in use.`, batch.IDS
 
 // Run merges the files.
 func (c *MergeCmd) Run(g *Globals) error {
-	q, err := g.Queue(c.Site)
+	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err
 	}
-	s, others, err := queueSettings(g, c.Site)
-	if err != nil {
-		return err
-	}
-	q.OtherSites = others
 	opt := batch.MergeOptions{
 		Inputs:       c.Files,
 		Stdin:        os.Stdin,

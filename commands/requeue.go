@@ -42,15 +42,10 @@ Exit status: 0 done (or nothing due), 1 error, 75 lock held.`
 
 // Run requeues the site's due deferrals.
 func (c *RequeueCmd) Run(g *Globals) error {
-	q, err := g.Queue(c.Site)
+	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err
 	}
-	s, others, err := queueSettings(g, c.Site)
-	if err != nil {
-		return err
-	}
-	q.OtherSites = others
 	opt := batch.RequeueOptions{
 		RetryDelay: s.RetryDelay,
 		Compress:   s.Compress,
@@ -110,20 +105,25 @@ func mergeCounts(t batch.InputStats) string {
 	return s
 }
 
-// queueSettings returns the site's settings from nxmit.conf, or the built-in ones when
-// there is no configuration to read (no --config, no inn.conf), and the other sites'
-// names, which keep their files out of this site's queue listings.
-func queueSettings(g *Globals, site string) (config.Settings, []string, error) {
+// siteQueue returns the site's queue, knowing the other configured sites (whose files
+// stay out of this site's listings), and its settings from nxmit.conf, or the built-in
+// ones when there is no configuration to read (no --config, no inn.conf).
+func siteQueue(g *Globals, site string) (batch.Queue, config.Settings, error) {
+	q, err := g.Queue(site)
+	if err != nil {
+		return q, config.Settings{}, err
+	}
 	if g.Config == "" {
 		if _, err := g.InnConf(); err != nil {
-			return config.Builtin(), nil, nil
+			return q, config.Builtin(), nil
 		}
 	}
 	conf, err := g.SiteConfig()
 	if err != nil {
-		return config.Settings{}, nil, err
+		return q, config.Settings{}, err
 	}
-	return conf.Resolve(site), otherSites(conf.SiteNames(), site), nil
+	q.OtherSites = otherSites(conf.SiteNames(), site)
+	return q, conf.Resolve(site), nil
 }
 
 // stderrWarn prints each problem on its own line: "nxmit: WHAT: FILE:LINE: reason".
