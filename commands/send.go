@@ -29,7 +29,9 @@ Exit status: 0 done (or nothing to send), 1 error, 75 locked or peer unreachable
 
 // Run runs the pass.
 func (c *SendCmd) Run(g *Globals) error {
-	q, err := g.Queue(c.Site)
+	// The other configured sites keep their files out of this site's backlogs (a site
+	// named "a.B.x" writes a feed file that would look like a backlog of "a").
+	q, _, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err
 	}
