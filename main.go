@@ -6,7 +6,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,14 +14,6 @@ import (
 	"github.com/alecthomas/kong"
 
 	"nxmit/commands"
-)
-
-// Exit statuses shared by every subcommand (see DESIGN.md).
-const (
-	exitOK        = 0
-	exitError     = 1
-	exitUsage     = 2
-	exitTemporary = 75 // EX_TEMPFAIL: locked, peer unreachable, flush failed; cron retries
 )
 
 func main() {
@@ -45,7 +36,7 @@ func run(args []string) int {
 	parser, err := kong.New(&cli, commands.KongOptions()...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nxmit: %v\n", err)
-		return exitError
+		return commands.ExitError
 	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
@@ -53,35 +44,19 @@ func run(args []string) int {
 		if ctx != nil {
 			fmt.Fprintf(os.Stderr, "Run 'nxmit %s --help' for usage.\n", ctx.Command())
 		}
-		return exitUsage
+		return commands.ExitUsage
 	}
 	if err := ctx.Run(&cli.Globals); err != nil {
 		return report(err)
 	}
-	return exitOK
+	return commands.ExitOK
 }
 
-// report prints err on stderr and maps it to an exit status. This is the one place where
-// errors become exit codes.
+// report prints err on stderr, unless it has been reported already, and returns its exit
+// status. commands/exit.go decides the statuses (README, "Exit statuses").
 func report(err error) int {
-	var silent commands.ExitStatus
-	if errors.As(err, &silent) {
-		return int(silent)
+	if !commands.Silent(err) {
+		fmt.Fprintf(os.Stderr, "nxmit: %v\n", err)
 	}
-	fmt.Fprintf(os.Stderr, "nxmit: %v\n", err)
-	var usage *commands.UsageError
-	if errors.As(err, &usage) {
-		return exitUsage
-	}
-	if isTemporary(err) {
-		return exitTemporary
-	}
-	return exitError
-}
-
-// isTemporary reports whether err says it is temporary: a held lock, an unreachable or
-// throttled peer, a failed flush. Cron simply runs the pass again.
-func isTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
+	return commands.Status(err)
 }

@@ -4,8 +4,6 @@
 package commands
 
 import (
-	"fmt"
-
 	"github.com/alecthomas/kong"
 )
 
@@ -45,19 +43,4 @@ func KongOptions() []kong.Option {
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	}
-}
-
-// ExitStatus is an error that carries an exit status and has already been reported
-// (or needs no words, such as innxmit's own statuses).
-type ExitStatus int
-
-func (e ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-
-// UsageError is a command line that parsed but does not make sense; it exits with status 2.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }

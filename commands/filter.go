@@ -130,7 +130,7 @@ func (c *FilterCmd) Run(g *Globals) error {
 		failed = true
 	}
 	if failed {
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	return nil
 }

@@ -144,16 +144,16 @@ func (c *InnxmitCmd) Run(g *Globals) error {
 	if err != nil {
 		warn("%v", err)
 		fmt.Fprintln(os.Stderr, innxmitUsage)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	if a.headers {
 		warn("-H (headers-only feed, MODE HEADFEED) is not supported by nxmit")
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	conf, err := g.InnConf()
 	if err != nil {
 		warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	path := a.file
 	if !filepath.IsAbs(path) {
@@ -176,7 +176,7 @@ func (x *innxmit) run() error {
 	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
 	if err != nil {
 		x.warn("cannot open %s: %v", x.path, err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	defer f.Close()
 	// innxmit's lock, so that a real innxmit and nxmit exclude each other. An open file
@@ -191,19 +191,19 @@ func (x *innxmit) run() error {
 	}
 	if err != nil {
 		x.warn("cannot lock %s: %v", x.path, err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	store, err := spoolfmt.OpenStore(x.conf)
 	if err != nil {
 		x.warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	defer store.Close()
 
 	defers, err := openDeferFile(x.path)
 	if err != nil {
 		x.warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	defer defers.close()
 
@@ -218,7 +218,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 	fi, err := os.Stat(x.path)
 	if err != nil {
 		x.warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	passwd := x.g.Passwd
 	if passwd == "" {
@@ -227,7 +227,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 	pw, err := config.LoadPasswd(passwd)
 	if err != nil {
 		x.warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	cred, _ := pw.Lookup(x.a.host)
 
@@ -282,7 +282,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 		x.g.logSendError(x.a.host, err)
 		x.warn("%s connect failed %v", x.a.host, errors.Unwrap(unreachable))
 		defers.remove()
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	sendErr := err
 	if sendErr != nil {
@@ -297,7 +297,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 	left, err := x.rewrite(defers)
 	if err != nil {
 		x.warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	if left.unsent > 0 || interrupted || sendErr != nil {
 		if left.changed {
@@ -305,7 +305,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 		} else {
 			x.warn("nothing sent -- leaving batchfile alone")
 		}
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	return nil
 }
@@ -326,7 +326,7 @@ func (x *innxmit) purge(store *spoolfmt.Store, defers *deferFile) error {
 	}
 	if _, err := x.rewriteFiltered(defers, keep); err != nil {
 		x.warn("%v", err)
-		return ExitStatus(1)
+		return ExitStatus(ExitError)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -62,7 +61,7 @@ func (c *RotateCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	worst := 0
+	worst := ExitOK
 	for _, site := range c.Sites {
 		if err := c.rotate(ctx, g, conf, site, flusher); err != nil {
 			msg := err.Error()
@@ -70,13 +69,10 @@ func (c *RotateCmd) Run(g *Globals) error {
 				msg = "site " + site + ": " + msg
 			}
 			fmt.Fprintf(os.Stderr, "nxmit: rotate: %s\n", msg)
-			worst = worseStatus(worst, rotateStatus(err))
+			worst = worseStatus(worst, Status(err))
 		}
 	}
-	if worst != 0 {
-		return ExitStatus(worst)
-	}
-	return nil
+	return worstStatus(worst)
 }
 
 // siteConfig returns nxmit.conf, or nil when there is none to read: no --config and no
@@ -225,39 +221,6 @@ func withoutEnv(env []string, key string) []string {
 		}
 	}
 	return out
-}
-
-// rotateStatus maps a site's error to an exit status, as main does.
-func rotateStatus(err error) int {
-	var usage *UsageError
-	var t interface{ Temporary() bool }
-	switch {
-	case errors.As(err, &usage):
-		return 2
-	case errors.As(err, &t) && t.Temporary():
-		return 75
-	}
-	return 1
-}
-
-// worseStatus orders exit statuses by how much attention they need: usage, error,
-// temporary, success.
-func worseStatus(a, b int) int {
-	rank := func(s int) int {
-		switch s {
-		case 0:
-			return 0
-		case 75:
-			return 1
-		case 1:
-			return 2
-		}
-		return 3
-	}
-	if rank(b) > rank(a) {
-		return b
-	}
-	return a
 }
 
 // rotateSize is a byte count given as N, Nk, NM or NG (powers of 1024), as nxmit.conf

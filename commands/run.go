@@ -140,14 +140,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		}()
 	}
 	wg.Wait()
-	worst := 0
-	for _, s := range statuses {
-		worst = worseStatus(worst, s)
-	}
-	if worst != 0 {
-		return ExitStatus(worst)
-	}
-	return nil
+	return worstStatus(statuses...)
 }
 
 // flusher builds the way rotation flushes innd: the command line, then nxmit.conf, as
@@ -173,10 +166,10 @@ type runner struct {
 // on stderr as they happen.
 func (r *runner) site(ctx context.Context, site string) int {
 	c := r.cmd
-	status := 0
+	status := ExitOK
 	fail := func(step string, err error) {
 		fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %v\n", site, step, err)
-		status = worseStatus(status, rotateStatus(err))
+		status = worseStatus(status, Status(err))
 	}
 	warn := func(step string) func(string) {
 		return func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %s\n", site, step, msg) }
