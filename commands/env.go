@@ -50,8 +50,8 @@ func (g *Globals) OutgoingDir() (string, error) {
 
 // Queue returns the queue files of site.
 func (g *Globals) Queue(site string) (batch.Queue, error) {
-	if err := checkSiteName(site); err != nil {
-		return batch.Queue{}, err
+	if err := batch.SiteNameError(site); err != nil {
+		return batch.Queue{}, usagef("%v", err)
 	}
 	dir, err := g.OutgoingDir()
 	if err != nil {
@@ -63,19 +63,4 @@ func (g *Globals) Queue(site string) (batch.Queue, error) {
 		return batch.Queue{}, fmt.Errorf("outgoing directory %s: not a directory", dir)
 	}
 	return batch.Queue{Dir: dir, Site: site}, nil
-}
-
-// checkSiteName refuses names that would escape the outgoing directory or collide with
-// nxmit's own file names.
-func checkSiteName(site string) error {
-	switch {
-	case site == "", site == ".", site == "..":
-		return usagef("invalid site name %q", site)
-	}
-	for _, r := range site {
-		if r == '/' || r == 0 || r == ' ' || r == '\n' {
-			return usagef("invalid site name %q: contains %q", site, r)
-		}
-	}
-	return nil
 }

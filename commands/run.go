@@ -74,7 +74,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	}
 	seen := map[string]bool{}
 	for _, s := range sites {
-		if err := config.SiteNameError(s); err != nil {
+		if err := batch.SiteNameError(s); err != nil {
 			return usagef("%v", err)
 		}
 		if seen[s] {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"nxmit/batch"
 	"nxmit/config"
 	"nxmit/nntp"
 	"nxmit/xmit"
@@ -109,7 +110,7 @@ type peer struct {
 // defaults block of the site configuration file, and the built-in defaults. AUTHINFO
 // credentials not given either way come from passwd.nntp, as for innxmit.
 func resolvePeer(g *Globals, site string, f PeerFlags) (peer, error) {
-	if err := config.SiteNameError(site); err != nil {
+	if err := batch.SiteNameError(site); err != nil {
 		return peer{}, usagef("%v", err)
 	}
 	cmd, err := f.settings()

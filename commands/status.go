@@ -57,7 +57,7 @@ func (c *StatusCmd) Run(g *Globals) error {
 		}
 	}
 	for _, s := range sites {
-		if err := config.SiteNameError(s); err != nil {
+		if err := batch.SiteNameError(s); err != nil {
 			return usagef("%v", err)
 		}
 	}

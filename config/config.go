@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -252,21 +251,4 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		return nil, err
 	}
 	return p.c, nil
-}
-
-// SiteNameError returns why name cannot be a site name, or nil. Site names become file
-// names in the outgoing directory, as innd's newsfeeds site names do.
-func SiteNameError(name string) error {
-	switch {
-	case name == "", name == ".", name == "..":
-		return fmt.Errorf("invalid site name %q", name)
-	case strings.HasPrefix(name, "-"):
-		return fmt.Errorf("invalid site name %q: starts with '-'", name)
-	}
-	if i := strings.IndexFunc(name, func(r rune) bool {
-		return r == '/' || r == ':' || r == ',' || r <= ' ' || r == 0x7f || r == '\\' || r == '!'
-	}); i >= 0 {
-		return fmt.Errorf("invalid site name %q: contains %q", name, name[i])
-	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"nxmit/batch"
 )
 
 type tokType uint8
@@ -186,7 +188,7 @@ func (p *parser) file() error {
 			if n.typ != tWord && n.typ != tQuoted {
 				return l.errf(n.line, "unexpected %s, expecting a site name after \"site\"", n)
 			}
-			if err := SiteNameError(n.text); err != nil {
+			if err := batch.SiteNameError(n.text); err != nil {
 				return l.errf(n.line, "%v", err)
 			}
 			if prev, ok := p.c.Site(n.text); ok {
