@@ -63,7 +63,7 @@ func (c *RotateCmd) Run(g *Globals) error {
 	}
 	worst := ExitOK
 	for _, site := range c.Sites {
-		if err := c.rotate(ctx, g, conf, site, flusher); err != nil {
+		if err := c.rotate(ctx, g, site, flusher); err != nil {
 			msg := err.Error()
 			if !strings.HasPrefix(msg, "site "+site+":") {
 				msg = "site " + site + ": " + msg
@@ -87,11 +87,7 @@ func (c *RotateCmd) siteConfig(g *Globals) (*config.Config, error) {
 }
 
 // options resolves a site's rotation settings: flags, then nxmit.conf, then built-ins.
-func (c *RotateCmd) options(conf *config.Config, site string) batch.RotateOptions {
-	s := config.Builtin()
-	if conf != nil {
-		s = conf.Resolve(site)
-	}
+func (c *RotateCmd) options(s config.Settings) batch.RotateOptions {
 	opt := batch.RotateOptions{MinSize: s.RotateMinSize, MaxAge: s.RotateMaxAge, Compress: s.Compress}
 	if c.MinSize != nil {
 		opt.MinSize = int64(*c.MinSize)
@@ -108,15 +104,12 @@ func (c *RotateCmd) options(conf *config.Config, site string) batch.RotateOption
 	return opt
 }
 
-func (c *RotateCmd) rotate(ctx context.Context, g *Globals, conf *config.Config, site string, flusher innctl.Flusher) error {
-	q, err := g.Queue(site)
+func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, flusher innctl.Flusher) error {
+	q, s, err := siteQueue(g, site)
 	if err != nil {
 		return err
 	}
-	if conf != nil {
-		q.OtherSites = otherSites(conf.SiteNames(), site)
-	}
-	opt := c.options(conf, site)
+	opt := c.options(s)
 	opt.Flusher = flusher
 	opt.Command = "nxmit rotate " + site
 	opt.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: rotate %s: %s\n", site, msg) }

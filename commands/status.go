@@ -169,16 +169,6 @@ func discoverSites(dir string, configured []string) ([]string, error) {
 	return append(sites, found...), nil
 }
 
-func otherSites(all []string, site string) []string {
-	var out []string
-	for _, s := range all {
-		if s != site {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // siteState gathers one site's status; it never locks or changes anything.
 func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string, now time.Time) (siteStatus, error) {
 	st := siteStatus{Site: q.Site, Configured: configured, Host: s.Host, Port: s.Port,
