@@ -536,7 +536,7 @@ func writeAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }
 
 // Close syncs the progress (see Sync) and closes the file. Lines offered and
@@ -580,5 +580,5 @@ func RemoveBacklog(path string) error {
 			return fmt.Errorf("remove backlog progress: %w", err)
 		}
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }

@@ -113,7 +113,7 @@ func (q Queue) Install(k Kind, tmpPath string) (string, error) {
 		return "", err
 	}
 	if d := filepath.Dir(tmpPath); filepath.Clean(d) != filepath.Clean(q.Dir) {
-		if err := syncDir(d); err != nil {
+		if err := SyncDir(d); err != nil {
 			return name, fmt.Errorf("install %s: %w", tmpPath, err)
 		}
 	}
@@ -138,7 +138,7 @@ func (q Queue) install(k Kind, tmp string, compressed bool, t time.Time) (string
 		if err != nil {
 			return "", fmt.Errorf("install %s: %w", tmp, err)
 		}
-		if err := syncDir(q.Dir); err != nil {
+		if err := SyncDir(q.Dir); err != nil {
 			return name, fmt.Errorf("install %s: %w", name, err)
 		}
 		return name, nil
@@ -167,8 +167,9 @@ func linkRename(oldpath, newpath string) error {
 	return os.Remove(oldpath)
 }
 
-// syncDir makes renames and removals in dir durable.
-func syncDir(dir string) error {
+// SyncDir makes renames and removals in dir durable (an atomic rename is not durable
+// until its directory is synced).
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -70,7 +70,7 @@ func (q Queue) CloseStaleDefer() (string, error) {
 		if err := os.Remove(path); err != nil {
 			return "", fmt.Errorf("recover %s: %w", path, err)
 		}
-		return "", syncDir(q.Dir)
+		return "", SyncDir(q.Dir)
 	}
 	name, err := q.Install(KindDeferred, path)
 	if err != nil {
@@ -199,7 +199,7 @@ func (d *DeferLog) Close() error {
 		if err := os.Remove(d.path); err != nil {
 			return fmt.Errorf("close %s: %w", d.path, err)
 		}
-		return syncDir(d.q.Dir)
+		return SyncDir(d.q.Dir)
 	}
 	name, err := d.q.Install(KindDeferred, d.path)
 	if err != nil {

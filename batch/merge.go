@@ -318,7 +318,7 @@ func (q Queue) combine(srcs []*source, queued *IDSet, compress bool, warnf func(
 		if err := os.Remove(q.MergeJournalPath()); err != nil {
 			return st, fmt.Errorf("merge into site %s: %w", q.Site, err)
 		}
-		if err := syncDir(q.Dir); err != nil {
+		if err := SyncDir(q.Dir); err != nil {
 			return st, err
 		}
 	}

@@ -7,5 +7,3 @@ import "os"
 func fileIDOf(info os.FileInfo) fileID { return fileID{Size: info.Size()} }
 
 func lockInputFile(f *os.File) (busy bool, err error) { return false, nil }
-
-func processAlive(pid int) bool { return pid > 0 }

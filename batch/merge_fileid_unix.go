@@ -30,12 +30,3 @@ func lockInputFile(f *os.File) (busy bool, err error) {
 	}
 	return false, err
 }
-
-// processAlive reports whether pid names a live process (kill(pid, 0) as shlock does).
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || err == syscall.EPERM
-}

@@ -163,7 +163,7 @@ func (q Queue) RecoverMerge() (removed []string, err error) {
 	if err := os.Remove(jpath); err != nil {
 		return removed, fmt.Errorf("recover merge of site %s: %w", q.Site, err)
 	}
-	return removed, syncDir(q.Dir)
+	return removed, SyncDir(q.Dir)
 }
 
 // removeInputs removes each input whose path still names the file that was read, with a
@@ -196,7 +196,7 @@ func removeInputs(inputs []journalInput) (removed, changed []string, err error) 
 		dirs[filepath.Dir(in.Path)] = true
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := SyncDir(d); err != nil {
 			return removed, changed, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // nntpsendSite returns the site of a file name nntpsend or send-nntp works on (SITE=n,
@@ -38,7 +39,7 @@ func (g *guardSet) guardShlock(dir, name string, remove bool, warnf func(error))
 		return nil // taken for an earlier input of the same site
 	}
 	if !remove {
-		if pid, ok := readShlock(lock); ok && processAlive(pid) {
+		if pid, ok := ReadShlock(lock); ok && ProcessAlive(pid, time.Time{}) {
 			warn(warnf, fmt.Errorf("%s: nntpsend holds %s (pid %d); merging a copy of its lines", name, lock, pid))
 		}
 		return nil
@@ -52,7 +53,7 @@ func (g *guardSet) guardShlock(dir, name string, remove bool, warnf func(error))
 }
 
 // readShlock reads the pid in a shlock(1) file: "%10d\n" text, or a binary int (-b).
-func readShlock(path string) (int, bool) {
+func ReadShlock(path string) (int, bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, false
@@ -63,7 +64,7 @@ func readShlock(path string) (int, bool) {
 	if len(data) == 4 {
 		return int(int32(binary.NativeEndian.Uint32(data))), true
 	}
-	return 0, false
+	return 0, true
 }
 
 // takeShlock takes a lock the way shlock(1) does: write the pid into shlock<pid> in the
@@ -84,8 +85,8 @@ func takeShlock(path string) error {
 		if !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("take %s: %w", path, err)
 		}
-		holder, ok := readShlock(path)
-		if ok && processAlive(holder) {
+		holder, ok := ReadShlock(path)
+		if ok && ProcessAlive(holder, time.Time{}) {
 			return &BusyError{Path: path, By: fmt.Sprintf("nntpsend (pid %d holds %s)", holder, filepath.Base(path))}
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -97,7 +98,7 @@ func takeShlock(path string) error {
 
 // releaseShlock removes a shlock file if it still holds this process's pid.
 func releaseShlock(path string) {
-	if pid, ok := readShlock(path); ok && pid == os.Getpid() {
+	if pid, ok := ReadShlock(path); ok && pid == os.Getpid() {
 		os.Remove(path)
 	}
 }

@@ -327,7 +327,7 @@ func (r *rotation) alreadyInstalled() (bool, error) {
 				return false, fmt.Errorf("rotate: %w", err)
 			}
 			r.res.Backlog = b.Path
-			return true, syncDir(r.q.Dir)
+			return true, SyncDir(r.q.Dir)
 		}
 	}
 	return false, nil
@@ -412,7 +412,7 @@ func (r *rotation) unlinkFeed() error {
 	default:
 		r.warn("%s was replaced after it was linked to %s; leaving it", filepath.Base(r.f), filepath.Base(r.d))
 	}
-	return syncDir(r.q.Dir)
+	return SyncDir(r.q.Dir)
 }
 
 // flush asks innd to finish D. innd not knowing the site means it writes
@@ -476,7 +476,7 @@ func (r *rotation) install() error {
 		if err := os.Remove(r.d); err != nil {
 			return fmt.Errorf("rotate: %w", err)
 		}
-		return syncDir(r.q.Dir)
+		return SyncDir(r.q.Dir)
 	}
 	r.res.Bytes = end
 	if r.opt.Compress {
@@ -559,7 +559,7 @@ func (r *rotation) compress(src *os.File, end int64) (int64, error) {
 		os.Remove(tmp)
 		return 0, fmt.Errorf("rotate: %w", err)
 	}
-	return lines, syncDir(r.q.Dir)
+	return lines, SyncDir(r.q.Dir)
 }
 
 // lastLineEnd returns the offset just past the last "\n" in the first size

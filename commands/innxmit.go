@@ -418,7 +418,7 @@ func (x *innxmit) rewriteFiltered(defers *deferFile, keep func(batch.Line) bool)
 		if err := os.Remove(x.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return res, fmt.Errorf("remove %s: %w", x.path, err)
 		}
-		syncDir(dir)
+		batch.SyncDir(dir) // best effort, as before: the rename is done
 		return res, defers.remove()
 	}
 	if err := tmp.Sync(); err != nil {
@@ -438,15 +438,8 @@ func (x *innxmit) rewriteFiltered(defers *deferFile, keep func(batch.Line) bool)
 		os.Remove(tmpName)
 		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
 	}
-	syncDir(dir)
+	batch.SyncDir(dir) // best effort, as before: the rename is done
 	return res, defers.remove()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // deferFile holds the deferred lines of an innxmit run in BATCH.nxmit-defer next to the

@@ -150,7 +150,7 @@ func newProgress(g *Globals, what string, q batch.Queue) *progress {
 	}
 	var total int64
 	for _, f := range files {
-		total += estimateFile(f).Pending
+		total += batch.EstimateFile(f).Pending
 	}
 	return newCountProgress(what, total, "art")
 }

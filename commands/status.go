@@ -1,8 +1,6 @@
 package commands
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -286,7 +283,7 @@ func describeFile(f batch.File) fileStatus {
 	if fi, err := os.Stat(f.Path); err == nil {
 		fs.Modified = fi.ModTime()
 	}
-	e := estimateFile(f)
+	e := batch.EstimateFile(f)
 	fs.Lines, fs.Articles, fs.Exact = e.Lines, e.Pending, e.Exact
 	return fs
 }
@@ -304,230 +301,27 @@ func readLock(path, kind string) (lockStatus, bool) {
 		ls.Held = true // another machine's process: cannot tell
 		return ls, true
 	}
-	ls.Held = processAlive(h.PID, h.Since)
+	ls.Held = h.Alive()
 	ls.Stale = !ls.Held
 	return ls, true
 }
 
 // readShlock describes INN's shlock file LOCK.SITE (nntpsend's per-site lock).
 func readShlock(path string) (lockStatus, bool) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	pid, ok := batch.ReadShlock(path)
+	if !ok {
 		return lockStatus{}, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
+	if pid <= 0 {
 		return lockStatus{Kind: "nntpsend", Path: path, Stale: true}, true
 	}
-	ls := lockStatus{Kind: "nntpsend", Path: path, PID: pid, Command: procCommand(pid)}
-	ls.Held = processAlive(pid, time.Time{})
+	ls := lockStatus{Kind: "nntpsend", Path: path, PID: pid, Command: batch.ProcessCommand(pid)}
+	ls.Held = batch.ProcessAlive(pid, time.Time{})
 	ls.Stale = !ls.Held
 	if fi, err := os.Stat(path); err == nil {
 		ls.Since = fi.ModTime()
 	}
 	return ls, true
-}
-
-// processAlive reports whether pid runs and, when since is known, started no later
-// than since (else the pid was reused by another process).
-func processAlive(pid int, since time.Time) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	if since.IsZero() {
-		return true
-	}
-	start, ok := procStart(pid)
-	return !ok || !start.After(since.Add(2*time.Second))
-}
-
-// procStart returns when pid started, from /proc (Linux); ok is false elsewhere.
-func procStart(pid int) (time.Time, bool) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	// The command name (field 2) may contain spaces and parentheses; fields after
-	// the last ')' are plain. starttime is field 22, in clock ticks since boot.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return time.Time{}, false
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 20 {
-		return time.Time{}, false
-	}
-	ticks, err := strconv.ParseInt(f[19], 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	boot, ok := bootTime()
-	if !ok {
-		return time.Time{}, false
-	}
-	const hz = 100 // USER_HZ on every Linux architecture Go supports
-	return boot.Add(time.Duration(ticks) * time.Second / hz), true
-}
-
-func bootTime() (time.Time, bool) {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "btime "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return time.Unix(n, 0), err == nil
-		}
-	}
-	return time.Time{}, false
-}
-
-func procCommand(pid int) string {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
-}
-
-// estimate is the number of lines of a queue file, counted or estimated.
-type estimate struct {
-	Lines   int64 // all lines
-	Pending int64 // lines not blanked (nor recorded done): articles still to send
-	Exact   bool
-}
-
-// Sampling bounds: a file this small is counted; a bigger one is sampled in windows
-// spread over it (blanking proceeds from the front, so one window would mislead).
-const (
-	countLimit   = 256 << 10
-	sampleWindow = 32 << 10
-	sampleCount  = 8
-	zstSample    = 1 << 20 // compressed bytes decompressed for an estimate
-)
-
-// estimateFile counts or estimates the lines of a queue file.
-func estimateFile(f batch.File) estimate {
-	fh, err := os.Open(f.Path)
-	if err != nil {
-		return estimate{}
-	}
-	defer fh.Close()
-	if f.Compressed {
-		return estimateCompressed(fh, f)
-	}
-	if f.Size <= countLimit {
-		lines, pending, _ := countLines(fh)
-		return estimate{Lines: lines, Pending: pending, Exact: true}
-	}
-	var lines, pending, bytesIn int64
-	buf := make([]byte, sampleWindow)
-	for i := 0; i < sampleCount; i++ {
-		off := f.Size * int64(i) / sampleCount
-		n, _ := fh.ReadAt(buf, off)
-		w := buf[:n]
-		if off > 0 { // start at a line boundary
-			j := bytes.IndexByte(w, '\n')
-			if j < 0 {
-				continue
-			}
-			w = w[j+1:]
-		}
-		if j := bytes.LastIndexByte(w, '\n'); j >= 0 {
-			w = w[:j+1]
-		} else {
-			continue
-		}
-		l, p, _ := countLines(bytes.NewReader(w))
-		lines, pending, bytesIn = lines+l, pending+p, bytesIn+int64(len(w))
-	}
-	if lines == 0 || bytesIn == 0 {
-		return estimate{}
-	}
-	total := f.Size * lines / bytesIn
-	return estimate{Lines: total, Pending: total * pending / lines}
-}
-
-// countLines counts the lines of r and those that are not blank.
-func countLines(r io.Reader) (lines, pending int64, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	blank := true
-	for {
-		b, err := br.ReadSlice('\n')
-		for _, c := range b {
-			if c != ' ' && c != '\n' {
-				blank = false
-				break
-			}
-		}
-		if err == bufio.ErrBufferFull {
-			continue // a long line: keep reading it
-		}
-		if len(b) > 0 && b[len(b)-1] == '\n' {
-			lines++
-			if !blank {
-				pending++
-			}
-			blank = true
-		}
-		if err != nil {
-			if err == io.EOF {
-				err = nil
-			}
-			return lines, pending, err
-		}
-	}
-}
-
-// estimateCompressed decompresses a sample (or all) of a compressed backlog and scales
-// by the compressed bytes it took; lines its progress file records as done are not
-// pending.
-func estimateCompressed(fh *os.File, f batch.File) estimate {
-	lr := &io.LimitedReader{R: fh, N: zstSample}
-	sc := batch.NewScanner(lr, f.Path)
-	var lines int64
-	for sc.Scan() {
-		lines++
-	}
-	readAll := sc.Err() == nil && lr.N > 0
-	sc.Close()
-	e := estimate{Lines: lines, Exact: readAll}
-	if !readAll {
-		used := int64(zstSample) - lr.N
-		if used <= 0 || lines == 0 {
-			return estimate{}
-		}
-		e.Lines = f.Size * lines / used
-	}
-	e.Pending = e.Lines - progressDone(batch.ProgressPath(f.Path))
-	if e.Pending < 0 {
-		e.Pending = 0
-	}
-	return e
-}
-
-// progressDone reads how many lines a compressed backlog's progress file records as
-// done: the lines below "next", less the holes.
-func progressDone(path string) int64 {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	var next, holes int64
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "next "); ok {
-			next, _ = strconv.ParseInt(v, 10, 64)
-		} else if strings.HasPrefix(l, "hole ") {
-			holes++
-		}
-	}
-	if next <= 1 {
-		return 0
-	}
-	return next - 1 - holes
 }
 
 // print writes the human form: a table, then the notes and lock holders.

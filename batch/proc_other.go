@@ -1,0 +1,5 @@
+//go:build !unix
+
+package batch
+
+func signalable(pid int) bool { return pid > 0 }
