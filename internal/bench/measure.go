@@ -1,4 +1,4 @@
-// Package bench holds the pieces of nxmit's benchmark driver (internal/bench/cmd/benchrun)
+// Package bench holds the pieces of nxmit's benchmark driver (internal/cmd/benchrun)
 // that are worth testing on their own: measuring a child process through wait4's rusage,
 // parsing innxmit's statistics lines (which nxmit prints too), and reducing repeated runs
 // to medians and ratios in a Markdown table.
