@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +10,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"nxmit/batch"
 	"nxmit/config"
@@ -173,26 +169,12 @@ type innxmit struct {
 }
 
 func (x *innxmit) run() error {
-	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
+	b, err := xmit.OpenInnxmitBatch(x.path)
 	if err != nil {
-		x.warn("cannot open %s: %v", x.path, err)
+		x.warn("%v", err)
 		return ExitStatus(ExitError)
 	}
-	defer f.Close()
-	// innxmit's lock, so that a real innxmit and nxmit exclude each other. An open file
-	// description lock (unlike a classic fcntl lock) is not released when another
-	// descriptor of the file is closed, and it conflicts with innxmit's F_SETLKW.
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
-	for {
-		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &lk)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		x.warn("cannot lock %s: %v", x.path, err)
-		return ExitStatus(ExitError)
-	}
+	defer b.Close()
 	store, err := spoolfmt.OpenStore(x.conf)
 	if err != nil {
 		x.warn("%v", err)
@@ -200,26 +182,19 @@ func (x *innxmit) run() error {
 	}
 	defer store.Close()
 
-	defers, err := openDeferFile(x.path)
-	if err != nil {
+	if err := b.OpenDeferrals(); err != nil {
 		x.warn("%v", err)
 		return ExitStatus(ExitError)
 	}
-	defer defers.close()
 
 	if x.a.purge {
-		return x.purge(store, defers)
+		return x.purge(store, b)
 	}
-	return x.send(store, defers)
+	return x.send(store, b)
 }
 
 // send transmits the batch and rewrites it.
-func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
-	fi, err := os.Stat(x.path)
-	if err != nil {
-		x.warn("%v", err)
-		return ExitStatus(ExitError)
-	}
+func (x *innxmit) send(store *spoolfmt.Store, b *xmit.InnxmitBatch) error {
 	passwd := x.g.Passwd
 	if passwd == "" {
 		passwd = filepath.Join(x.conf.PathEtc, config.PasswdFileName)
@@ -256,9 +231,6 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 		MaxTime:     x.a.timeLimit,
 		Warn:        func(msg string) { x.warn("%s", msg) },
 		Command:     "innxmit " + x.a.host,
-		Files:       []batch.File{{Path: x.path, Kind: batch.KindBacklog, Created: fi.ModTime(), Size: fi.Size()}},
-		Defers:      defers,
-		NoLock:      true,
 	}
 	if x.a.logRejected {
 		opt.LogRejected = func(l batch.Line, r nntp.Reply) {
@@ -268,7 +240,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	st, err := xmit.Send(ctx, opt)
+	st, err := b.Send(ctx, opt)
 	var stdout io.Writer
 	if x.a.verbose {
 		stdout = os.Stdout
@@ -281,7 +253,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 		// Nothing was read or changed: the batch stays as it is.
 		x.g.logSendError(x.a.host, err)
 		x.warn("%s connect failed %v", x.a.host, errors.Unwrap(unreachable))
-		defers.remove()
+		b.DiscardDeferrals()
 		return ExitStatus(ExitError)
 	}
 	sendErr := err
@@ -294,13 +266,13 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 		x.warn("interrupted")
 	}
 
-	left, err := x.rewrite(defers)
+	left, err := b.Rewrite()
 	if err != nil {
 		x.warn("%v", err)
 		return ExitStatus(ExitError)
 	}
-	if left.unsent > 0 || interrupted || sendErr != nil {
-		if left.changed {
+	if left.Unsent > 0 || interrupted || sendErr != nil {
+		if left.Changed {
 			x.warn("rewriting batch file and exiting")
 		} else {
 			x.warn("nothing sent -- leaving batchfile alone")
@@ -311,7 +283,7 @@ func (x *innxmit) send(store *spoolfmt.Store, defers *deferFile) error {
 }
 
 // purge keeps the lines whose article still exists, without a connection (innxmit -p).
-func (x *innxmit) purge(store *spoolfmt.Store, defers *deferFile) error {
+func (x *innxmit) purge(store *spoolfmt.Store, b *xmit.InnxmitBatch) error {
 	keep := func(l batch.Line) bool {
 		if l.IsToken {
 			ok, err := store.Exists(l.Token)
@@ -324,201 +296,9 @@ func (x *innxmit) purge(store *spoolfmt.Store, defers *deferFile) error {
 		_, err := os.Stat(p)
 		return err == nil
 	}
-	if _, err := x.rewriteFiltered(defers, keep); err != nil {
+	if _, err := b.Purge(keep); err != nil {
 		x.warn("%v", err)
 		return ExitStatus(ExitError)
 	}
 	return nil
-}
-
-// rewriteResult says what was left in the batch.
-type rewriteResult struct {
-	unsent  int64 // lines still to be offered (the transfer stopped early)
-	changed bool  // the file was rewritten or removed
-}
-
-// rewrite replaces the batch with its lines not done, then the deferred lines, or
-// removes it when nothing is left.
-func (x *innxmit) rewrite(defers *deferFile) (rewriteResult, error) {
-	return x.rewriteFiltered(defers, nil)
-}
-
-// rewriteFiltered is rewrite, keeping only the lines for which keep is true when keep
-// is set (and then also the malformed lines are dropped).
-func (x *innxmit) rewriteFiltered(defers *deferFile, keep func(batch.Line) bool) (rewriteResult, error) {
-	var res rewriteResult
-	dir := filepath.Dir(x.path)
-	tmp, err := os.CreateTemp(dir, "bch")
-	if err != nil {
-		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 64<<10)
-	var blanks int64
-	in, err := os.Open(x.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		// Every line was done and the batch removed; only deferrals may remain.
-		res.changed = true
-	case err != nil:
-		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
-	default:
-		sc := batch.NewScanner(in, x.path)
-		for sc.Scan() {
-			b := sc.Bytes()
-			lerr := sc.LineErr()
-			switch {
-			case errors.Is(lerr, batch.ErrBlank):
-				blanks++
-				continue
-			case errors.Is(lerr, batch.ErrLongLine), errors.Is(lerr, batch.ErrPartialLine):
-				blanks++ // dropped, as innxmit drops them
-				continue
-			case keep != nil && (lerr != nil || !keep(sc.Line())):
-				blanks++
-				continue
-			}
-			res.unsent++
-			w.Write(b)
-			w.WriteByte('\n')
-		}
-		serr := sc.Err()
-		sc.Close()
-		in.Close()
-		if serr != nil {
-			return res, fmt.Errorf("rewrite %s: %w", x.path, serr)
-		}
-	}
-	kept := res.unsent
-	if keep != nil {
-		res.unsent = 0
-	}
-	deferred, err := defers.copyTo(w)
-	if err != nil {
-		return res, err
-	}
-	if blanks == 0 && deferred == 0 && !res.changed {
-		// Nothing was done: leave the batch exactly as it is.
-		return res, defers.remove()
-	}
-	res.changed = true
-	if err := w.Flush(); err != nil {
-		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
-	}
-	if kept+deferred == 0 {
-		tmp.Close()
-		os.Remove(tmpName)
-		tmp = nil
-		if err := os.Remove(x.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return res, fmt.Errorf("remove %s: %w", x.path, err)
-		}
-		batch.SyncDir(dir) // best effort, as before: the rename is done
-		return res, defers.remove()
-	}
-	if err := tmp.Sync(); err != nil {
-		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
-	}
-	// Keep the batch's mode (nntpsend makes it 0664 through its umask).
-	mode := os.FileMode(0o664)
-	if fi, err := os.Stat(x.path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp.Chmod(mode)
-	if err := tmp.Close(); err != nil {
-		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
-	}
-	tmp = nil
-	if err := os.Rename(tmpName, x.path); err != nil {
-		os.Remove(tmpName)
-		return res, fmt.Errorf("rewrite %s: %w", x.path, err)
-	}
-	batch.SyncDir(dir) // best effort, as before: the rename is done
-	return res, defers.remove()
-}
-
-// deferFile holds the deferred lines of an innxmit run in BATCH.nxmit-defer next to the
-// batch, written before each line is blanked in the batch, so that a crash loses
-// nothing: the next run on the batch appends a leftover to the batch first.
-type deferFile struct {
-	path string
-	f    *os.File
-	n    int64
-}
-
-// DeferSuffix is appended to a batch's name for the file of its deferred lines.
-const deferSuffix = ".nxmit-defer"
-
-func openDeferFile(batchPath string) (*deferFile, error) {
-	d := &deferFile{path: batchPath + deferSuffix}
-	// A leftover from a crashed run: its lines go back into the batch.
-	if data, err := os.ReadFile(d.path); err == nil && len(data) > 0 {
-		if i := strings.LastIndexByte(string(data), '\n'); i < len(data)-1 {
-			data = data[:i+1] // a partial last line was never acted on
-		}
-		bf, err := os.OpenFile(batchPath, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			return nil, fmt.Errorf("recover %s: %w", d.path, err)
-		}
-		_, werr := bf.Write(data)
-		serr := bf.Sync()
-		bf.Close()
-		if err := errors.Join(werr, serr); err != nil {
-			return nil, fmt.Errorf("recover %s: %w", d.path, err)
-		}
-	}
-	f, err := os.OpenFile(d.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o664)
-	if err != nil {
-		return nil, fmt.Errorf("deferral file: %w", err)
-	}
-	d.f = f
-	return d, nil
-}
-
-// Append implements xmit.DeferSink: one write(2) per line, so it is in the kernel
-// before the line is blanked in the batch.
-func (d *deferFile) Append(l batch.Line) error {
-	b := l.Append(make([]byte, 0, 128))
-	b = append(b, '\n')
-	if _, err := d.f.Write(b); err != nil {
-		return err
-	}
-	d.n++
-	return nil
-}
-
-// Sync implements xmit.DeferSink.
-func (d *deferFile) Sync() error { return d.f.Sync() }
-
-func (d *deferFile) copyTo(w io.Writer) (int64, error) {
-	if d.n == 0 {
-		return 0, nil
-	}
-	if _, err := d.f.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	if _, err := io.Copy(w, d.f); err != nil {
-		return 0, fmt.Errorf("deferral file: %w", err)
-	}
-	return d.n, nil
-}
-
-func (d *deferFile) remove() error {
-	d.close()
-	if err := os.Remove(d.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-func (d *deferFile) close() {
-	if d.f != nil {
-		d.f.Close()
-		d.f = nil
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nxmit/nntp/nntptest"
+	"nxmit/xmit"
 )
 
 func TestParseInnxmitArgs(t *testing.T) {
@@ -162,7 +163,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		if status != 1 || string(before) != string(after) || !strings.Contains(stderr, "innxmit: 127.0.0.1 connect failed") {
 			t.Errorf("status %d, stderr %q, batch changed: %v", status, stderr, string(before) != string(after))
 		}
-		if _, err := os.Stat(path + deferSuffix); !os.IsNotExist(err) {
+		if _, err := os.Stat(path + xmit.DeferSuffix); !os.IsNotExist(err) {
 			t.Errorf("deferral file left: %v", err)
 		}
 		os.Remove(path)
@@ -217,7 +218,7 @@ func TestInnxmitDropIn(t *testing.T) {
 		path := l.writeBatch("peer=n", lines[:3])
 		// A crashed run had deferred lines 4-6 (and blanked them in the batch); the
 		// last one was cut short by the crash.
-		leftover := path + deferSuffix
+		leftover := path + xmit.DeferSuffix
 		os.WriteFile(leftover, []byte(strings.Join(lines[3:], "\n")+"\n"+lines[5][:20]), 0o664)
 		opChownNews(t, leftover)
 		if _, stderr, status := l.nxmit("innxmit", "-P", port, "127.0.0.1", "peer=n"); status != 0 {
@@ -390,7 +391,7 @@ func TestNntpsendWithNxmit(t *testing.T) {
 	if m := l.missing(mids); len(m) != 0 {
 		t.Fatalf("receiver lacks %d of %d articles", len(m), len(mids))
 	}
-	for _, name := range []string{"peer=n", "peer.work", "peer=n" + deferSuffix} {
+	for _, name := range []string{"peer=n", "peer.work", "peer=n" + xmit.DeferSuffix} {
 		if _, err := os.Stat(filepath.Join(l.sender.Outgoing, name)); !os.IsNotExist(err) {
 			t.Errorf("%s left in outgoing: %v", name, err)
 		}

@@ -53,12 +53,12 @@ type Options struct {
 	// Command names the holder in the send lock ("nxmit send SITE").
 	Command string
 
-	// Files, when set, are sent instead of the queue's backlogs, and Defers, when set,
-	// receives the deferrals instead of S.defer; with both set and NoLock, Send touches no
-	// other file of the queue (innxmit compatibility works on one given batch file).
-	Files  []batch.File
-	Defers DeferSink
-	NoLock bool
+	// files, when set, are sent instead of the queue's backlogs, and defers, when set,
+	// receives the deferrals instead of S.defer; with both set and noLock, Send touches no
+	// other file of the queue (InnxmitBatch works on one given batch file).
+	files  []batch.File
+	defers DeferSink
+	noLock bool
 }
 
 // DeferSink receives the lines of articles to retry later. Append must put the line where
@@ -143,7 +143,7 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 	if opt.Command == "" {
 		opt.Command = "nxmit send " + opt.Queue.Site
 	}
-	if !opt.NoLock {
+	if !opt.noLock {
 		lock, err := opt.Queue.Lock(batch.SendLock, opt.Command)
 		if err != nil {
 			return Stats{}, err
@@ -151,14 +151,14 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 		defer lock.Unlock()
 	}
 
-	files := opt.Files
+	files := opt.files
 	if files == nil {
 		var err error
 		if files, err = opt.Queue.Backlogs(); err != nil {
 			return Stats{}, err
 		}
 	}
-	defers := opt.Defers
+	defers := opt.defers
 	closeDefers := func() error { return nil }
 	if defers == nil {
 		// Opening the deferral log also closes a stale S.defer left by a crashed pass, so
