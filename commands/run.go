@@ -113,7 +113,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		defer cancel()
 	}
 
-	r := &runner{cmd: c, g: g, conf: conf, dir: dir, sites: sites, slots: newSemaphore(maxConns)}
+	r := &runner{cmd: c, g: g, conf: conf, dir: dir, sites: sites, slots: xmit.NewConnSlots(maxConns)}
 	if !c.NoRotate {
 		if r.flusher, err = c.flusher(g, conf); err != nil {
 			return err
@@ -159,7 +159,7 @@ type runner struct {
 	sites   []string
 	flusher innctl.Flusher
 	store   *spoolfmt.Store
-	slots   *semaphore
+	slots   *xmit.ConnSlots
 }
 
 // site runs the steps of one site and returns its exit status. Problems are reported
@@ -239,12 +239,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 
 	// A fair share of the cap to start with, and whatever is free if less: a site
 	// whose peer is slow must not keep the others waiting for the whole run.
-	share := max(1, (r.slots.size+len(r.sites)-1)/len(r.sites))
-	got, err := r.slots.acquire(ctx, min(p.Connections, share))
+	share := max(1, (r.slots.Size()+len(r.sites)-1)/len(r.sites))
+	got, err := r.slots.Acquire(ctx, min(p.Connections, share))
 	if err != nil {
 		return status // the run's time is up: the backlogs stay queued
 	}
-	defer r.slots.release(got)
+	defer r.slots.Release(got)
 	opt := p.sendOptions()
 	opt.Connections = got
 	opt.Queue = q
@@ -267,43 +267,4 @@ func (r *runner) site(ctx context.Context, site string) int {
 func isLocked(err error) bool {
 	var le *batch.LockedError
 	return errors.As(err, &le)
-}
-
-// semaphore caps the connections of all sites together.
-type semaphore struct {
-	size int
-	mu   sync.Mutex
-	used int
-	wake chan struct{} // closed and replaced on every release
-}
-
-func newSemaphore(n int) *semaphore { return &semaphore{size: n, wake: make(chan struct{})} }
-
-// acquire takes up to n slots, as soon as at least one is free, and returns how many
-// it took.
-func (s *semaphore) acquire(ctx context.Context, n int) (int, error) {
-	for {
-		s.mu.Lock()
-		if free := s.size - s.used; free > 0 {
-			k := min(n, free)
-			s.used += k
-			s.mu.Unlock()
-			return k, nil
-		}
-		wake := s.wake
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-wake:
-		}
-	}
-}
-
-func (s *semaphore) release(n int) {
-	s.mu.Lock()
-	s.used -= n
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
 }

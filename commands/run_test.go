@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -342,43 +340,5 @@ site stuck {
 	}
 	if l.backlogCount("stuck") != 1 {
 		t.Errorf("site stuck: want its backlog still queued, have %v", l.queueFiles("stuck"))
-	}
-}
-
-func TestSemaphoreCap(t *testing.T) {
-	s := newSemaphore(3)
-	var mu sync.Mutex
-	inUse, peak := 0, 0
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := s.acquire(context.Background(), 1+i%3)
-			if err != nil || n < 1 || n > 1+i%3 {
-				t.Errorf("acquire: %d, %v", n, err)
-				return
-			}
-			mu.Lock()
-			inUse += n
-			peak = max(peak, inUse)
-			mu.Unlock()
-			time.Sleep(time.Millisecond)
-			mu.Lock()
-			inUse -= n
-			mu.Unlock()
-			s.release(n)
-		}()
-	}
-	wg.Wait()
-	if peak > 3 || peak == 0 {
-		t.Errorf("peak %d connections with a cap of 3", peak)
-	}
-	// A waiting site gives up when the run's time is over.
-	s.acquire(context.Background(), 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := s.acquire(ctx, 1); err == nil {
-		t.Error("acquire beyond the cap succeeded")
 	}
 }
