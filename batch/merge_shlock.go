@@ -52,7 +52,9 @@ func (g *guardSet) guardShlock(dir, name string, remove bool, warnf func(error))
 	return nil
 }
 
-// readShlock reads the pid in a shlock(1) file: "%10d\n" text, or a binary int (-b).
+// ReadShlock reads the pid in INN's shlock(1) file (nntpsend's LOCK.SITE): "%10d\n"
+// text, or a binary int (-b). ok is false when the file cannot be read; pid is 0 when
+// it holds no pid.
 func ReadShlock(path string) (int, bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {

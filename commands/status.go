@@ -203,7 +203,7 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 		}
 	}
 	if pathRun != "" {
-		if ls, ok := readShlock(filepath.Join(pathRun, "LOCK."+q.Site)); ok {
+		if ls, ok := describeShlock(filepath.Join(pathRun, "LOCK."+q.Site)); ok {
 			st.Locks = append(st.Locks, ls)
 		}
 	}
@@ -306,8 +306,8 @@ func readLock(path, kind string) (lockStatus, bool) {
 	return ls, true
 }
 
-// readShlock describes INN's shlock file LOCK.SITE (nntpsend's per-site lock).
-func readShlock(path string) (lockStatus, bool) {
+// describeShlock describes INN's shlock file LOCK.SITE (nntpsend's per-site lock).
+func describeShlock(path string) (lockStatus, bool) {
 	pid, ok := batch.ReadShlock(path)
 	if !ok {
 		return lockStatus{}, false

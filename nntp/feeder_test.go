@@ -219,7 +219,7 @@ func checkReceived(t *testing.T, f *testFeeder, srv *nntptest.Server, out map[st
 	}
 }
 
-// isTemporary reports what main.go will conclude about err.
+// isTemporary reports what commands.Status will conclude about err.
 func isTemporary(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()
