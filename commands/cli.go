@@ -4,7 +4,14 @@
 package commands
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/alecthomas/kong"
+
+	"nxmit/config"
+	"nxmit/innctl"
 )
 
 // CLI is the whole command line: global flags and one field per subcommand.
@@ -42,5 +49,51 @@ func KongOptions() []kong.Option {
 		kong.Description("Transmit INN's outgoing news feeds over NNTP, one bounded pass per run, losing nothing."),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars(defaultVars()),
 	}
+}
+
+// defaultVars quotes the built-in defaults for the help texts (${default_window} and so
+// on), so that each default is written once: in config.Builtin and the constants it
+// quotes.
+func defaultVars() kong.Vars {
+	b := config.Builtin()
+	return kong.Vars{
+		"default_port":            strconv.Itoa(b.Port),
+		"default_connections":     strconv.Itoa(b.Connections),
+		"default_window":          strconv.Itoa(b.Window),
+		"default_connect_timeout": shortDuration(b.ConnectTimeout),
+		"default_reply_timeout":   shortDuration(b.ReplyTimeout),
+		"default_rotate_min_size": shortSize(b.RotateMinSize),
+		"default_rotate_max_age":  shortDuration(b.RotateMaxAge),
+		"default_retry_delay":     shortDuration(b.RetryDelay),
+		"default_max_connections": strconv.Itoa(config.DefaultMaxConnections),
+		"default_flush_timeout":   shortDuration(innctl.DefaultTimeout),
+	}
+}
+
+// shortDuration writes d as an administrator would: 2m, not 2m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// shortSize writes n bytes with the largest suffix (k, M, G: powers of 1024) that
+// divides it.
+func shortSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"k", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

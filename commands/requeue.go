@@ -15,7 +15,7 @@ import (
 // built-in defaults.
 type RequeueCmd struct {
 	Site       string         `arg:"" help:"Site (its newsfeeds name) whose deferral files S.D.* are requeued."`
-	RetryDelay *time.Duration `help:"Requeue deferral files older than this; 0 requeues all (default: nxmit.conf's retry-delay, else 10m)." placeholder:"DUR"`
+	RetryDelay *time.Duration `help:"Requeue deferral files older than this; 0 requeues all (default: nxmit.conf's retry-delay, else ${default_retry_delay})." placeholder:"DUR"`
 	Compress   *bool          `help:"Write the new backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:""`
 }
 

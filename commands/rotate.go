@@ -19,13 +19,13 @@ import (
 // site's block in nxmit.conf, then the built-in defaults.
 type RotateCmd struct {
 	Sites        []string       `arg:"" name:"site" help:"Sites (their newsfeeds names) whose feed files are rotated."`
-	MinSize      *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024; default: nxmit.conf's rotate-min-size, else 10M)." placeholder:"SIZE"`
-	MaxAge       *time.Duration `help:"...or once it is this old, since innd created it; keep it a little under the cron interval (default: nxmit.conf's rotate-max-age, else 4m)." placeholder:"DUR"`
+	MinSize      *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE"`
+	MaxAge       *time.Duration `help:"...or once it is this old, since innd created it; keep it a little under the cron interval (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR"`
 	Force        bool           `short:"f" help:"Rotate any non-empty feed file now, whatever its size and age."`
 	Compress     *bool          `help:"Write the backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:""`
 	Flush        string         `help:"How to ask innd to flush: ctlinnd (run INN's program) or icc (speak innd's control socket natively) (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
 	Ctlinnd      string         `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd)." placeholder:"PATH"`
-	FlushTimeout time.Duration  `help:"How long to wait for innd's answer to the flush, ctlinnd -t (default: nxmit.conf, else 30s)." placeholder:"DUR"`
+	FlushTimeout time.Duration  `help:"How long to wait for innd's answer to the flush, ctlinnd -t (default: nxmit.conf, else ${default_flush_timeout})." placeholder:"DUR"`
 }
 
 // Help is shown under the subcommand's usage.

@@ -22,20 +22,20 @@ import (
 type RunCmd struct {
 	Sites []string `arg:"" optional:"" name:"site" help:"Sites to process (default: every site of nxmit.conf)."`
 
-	MaxConnections int           `help:"Connections to all peers together (default: nxmit.conf's max-connections, else 16)." placeholder:"N"`
+	MaxConnections int           `help:"Connections to all peers together (default: nxmit.conf's max-connections, else ${default_max_connections})." placeholder:"N"`
 	RunTime        time.Duration `name:"run-time" help:"End the whole run within this long; unsent articles stay queued (default: nxmit.conf's max-time, else no limit)." placeholder:"DUR"`
 
 	NoRotate  bool `help:"Do not rotate the feed files."`
 	NoRequeue bool `help:"Do not requeue deferred articles."`
 	NoSend    bool `help:"Do not send (rotate and requeue only)."`
 
-	RotateMinSize *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G; default: nxmit.conf's rotate-min-size, else 10M)." placeholder:"SIZE"`
-	RotateMaxAge  *time.Duration `help:"...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file (default: nxmit.conf's rotate-max-age, else 4m)." placeholder:"DUR"`
+	RotateMinSize *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE"`
+	RotateMaxAge  *time.Duration `help:"...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR"`
 	Compress      *bool          `help:"Write new backlogs zstd-compressed (default: nxmit.conf's compress)." negatable:""`
-	RetryDelay    *time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf's retry-delay, else 10m)." placeholder:"DUR"`
+	RetryDelay    *time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf's retry-delay, else ${default_retry_delay})." placeholder:"DUR"`
 	Flush         string         `help:"How to ask innd to flush: ctlinnd or icc (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
 	Ctlinnd       string         `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd)." placeholder:"PATH"`
-	FlushTimeout  time.Duration  `help:"How long to wait for innd's answer to a flush (default: nxmit.conf, else 30s)." placeholder:"DUR"`
+	FlushTimeout  time.Duration  `help:"How long to wait for innd's answer to a flush (default: nxmit.conf, else ${default_flush_timeout})." placeholder:"DUR"`
 
 	PeerFlags
 }

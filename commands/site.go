@@ -19,13 +19,13 @@ import (
 // means "not given": the site configuration file, then the built-in default, applies.
 type PeerFlags struct {
 	Host           string        `help:"Peer host name or address (default: the site name)." placeholder:"HOST"`
-	Port           int           `short:"P" help:"Peer NNTP port (default 119)." placeholder:"PORT"`
-	Connections    int           `short:"c" help:"Parallel connections (default 4)." placeholder:"N"`
-	Window         int           `short:"w" help:"Commands in flight per streaming connection (default 128)." placeholder:"N"`
+	Port           int           `short:"P" help:"Peer NNTP port (default ${default_port})." placeholder:"PORT"`
+	Connections    int           `short:"c" help:"Parallel connections (default ${default_connections})." placeholder:"N"`
+	Window         int           `short:"w" help:"Commands in flight per streaming connection (default ${default_window})." placeholder:"N"`
 	Check          string        `help:"CHECK before TAKETHIS: adaptive (innfeed's no-check hysteresis), always, or never." enum:",adaptive,always,never" default:""`
 	NoStream       bool          `short:"s" help:"Do not try MODE STREAM; use IHAVE."`
-	ConnectTimeout time.Duration `help:"Time to connect and read the greeting (default 30s)." placeholder:"DUR"`
-	ReplyTimeout   time.Duration `help:"Time to wait for any reply (default 2m)." placeholder:"DUR"`
+	ConnectTimeout time.Duration `help:"Time to connect and read the greeting (default ${default_connect_timeout})." placeholder:"DUR"`
+	ReplyTimeout   time.Duration `help:"Time to wait for any reply (default ${default_reply_timeout})." placeholder:"DUR"`
 	User           string        `help:"AUTHINFO user (default: the site's user in nxmit.conf, else passwd.nntp's entry for the host)." placeholder:"USER"`
 	Password       string        `help:"AUTHINFO password." placeholder:"PASS"`
 	MaxTime        time.Duration `short:"T" help:"Stop offering after this long; the rest stays queued." placeholder:"DUR"`

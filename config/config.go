@@ -6,7 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	"nxmit/nntp"
+	"nxmit/xmit"
 )
 
 // FileName is the configuration file's name in INN's pathetc.
@@ -104,17 +108,19 @@ func (s Settings) Merge(over Settings) Settings {
 	return out
 }
 
-// Builtin returns the built-in defaults, the lowest layer of precedence.
+// Builtin returns the built-in defaults, the lowest layer of precedence. The engine's
+// own defaults (connections, window, timeouts) are quoted from xmit and nntp, so that
+// each is written once; the command line's help texts quote these (commands.KongOptions).
 func Builtin() Settings {
 	var s Settings
 	for _, kv := range [][2]string{
 		{"port", "119"},
-		{"connections", "4"},
-		{"window", "128"},
+		{"connections", strconv.Itoa(xmit.DefaultConnections)},
+		{"window", strconv.Itoa(nntp.DefaultWindow)},
 		{"check", "adaptive"},
 		{"streaming", "yes"},
-		{"connect-timeout", "30s"},
-		{"reply-timeout", "2m"},
+		{"connect-timeout", nntp.DefaultDialTimeout.String()},
+		{"reply-timeout", nntp.DefaultReplyTimeout.String()},
 		{"max-time", "0"},
 		{"max-articles", "0"},
 		{"compress", "no"},

@@ -124,12 +124,16 @@ func (e *DeferringError) Error() string {
 func (e *DeferringError) Temporary() bool  { return true }
 func (e *IncompleteError) Temporary() bool { return true }
 
+// DefaultConnections is the number of parallel connections to a peer when none is
+// configured (config.Builtin quotes it).
+const DefaultConnections = 4
+
 // Send runs one pass over the site's backlogs. It holds the site's send lock throughout;
 // when another process holds it, it returns the *batch.LockedError at once. Statistics are
 // returned also when err is not nil.
 func Send(ctx context.Context, opt Options) (Stats, error) {
 	if opt.Connections <= 0 {
-		opt.Connections = 4
+		opt.Connections = DefaultConnections
 	}
 	if opt.MaxDeferRun == 0 {
 		opt.MaxDeferRun = 1000
