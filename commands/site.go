@@ -87,23 +87,14 @@ func (f PeerFlags) settings() (config.Settings, error) {
 	return s, nil
 }
 
-// peer is a site's resolved transmission settings.
+// peer is a site's resolved settings (the queue settings, compress, rotation and retry
+// delay, included), with the credentials from passwd.nntp when the configuration gives
+// none, and the check mode as nntp takes it.
 type peer struct {
-	Site, Host     string
-	Port           int
-	Connections    int
-	Window         int
-	Check          nntp.CheckMode
-	NoStream       bool
-	ConnectTimeout time.Duration
-	ReplyTimeout   time.Duration
-	User, Password string
-	MaxTime        time.Duration
-	MaxArticles    int64
-
-	// Settings holds everything resolved, the queue settings (compress, rotation,
-	// retry delay) included.
-	Settings config.Settings
+	Site string
+	config.Settings
+	Check    nntp.CheckMode // shadows Settings.Check, its text form
+	NoStream bool
 }
 
 // resolvePeer merges, by precedence, the command line, the site's block and the
@@ -122,21 +113,7 @@ func resolvePeer(g *Globals, site string, f PeerFlags) (peer, error) {
 		return peer{}, err
 	}
 	s := conf.Resolve(site).Merge(cmd)
-	p := peer{
-		Site:           site,
-		Host:           s.Host,
-		Port:           s.Port,
-		Connections:    s.Connections,
-		Window:         s.Window,
-		NoStream:       !s.Streaming,
-		ConnectTimeout: s.ConnectTimeout,
-		ReplyTimeout:   s.ReplyTimeout,
-		User:           s.User,
-		Password:       s.Password,
-		MaxTime:        s.MaxTime,
-		MaxArticles:    s.MaxArticles,
-		Settings:       s,
-	}
+	p := peer{Site: site, Settings: s, NoStream: !s.Streaming}
 	switch s.Check {
 	case "always":
 		p.Check = nntp.AlwaysCheck
