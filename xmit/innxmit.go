@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"nxmit/batch"
 )
 
@@ -33,17 +31,7 @@ func OpenInnxmitBatch(path string) (*InnxmitBatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %v", path, err)
 	}
-	// innxmit's lock, so that a real innxmit and nxmit exclude each other. An open file
-	// description lock (unlike a classic fcntl lock) is not released when another
-	// descriptor of the file is closed, and it conflicts with innxmit's F_SETLKW.
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
-	for {
-		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &lk)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := lockBatch(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("cannot lock %s: %v", path, err)
 	}
