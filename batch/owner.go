@@ -33,3 +33,10 @@ func adoptDirOwnerPath(path string) {
 	}
 	os.Lchown(path, int(st.Uid), int(st.Gid))
 }
+
+// AdoptDirOwner gives a file nxmit created outside the queue files (an article log, a
+// metrics file) to its directory's owner when nxmit runs as root, as queue files are.
+func AdoptDirOwner(f *os.File) { adoptDirOwner(f) }
+
+// AdoptDirOwnerPath is AdoptDirOwner for a file known by its path.
+func AdoptDirOwnerPath(path string) { adoptDirOwnerPath(path) }

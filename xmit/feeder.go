@@ -3,10 +3,12 @@ package xmit
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"time"
 
+	"nxmit/audit"
 	"nxmit/batch"
 	"nxmit/nntp"
 	"nxmit/spoolfmt"
@@ -40,6 +42,10 @@ type feeder struct {
 	recs     []batch.Record // scratch for finishAll
 	local    []*pending     // lines NextOffers finished without the peer, blanked together
 	hidden   int64          // malformed-line warnings not shown
+
+	host    string        // the peer's host, for the article log
+	entries []audit.Entry // article log entries not written yet
+	logErr  bool          // the article log failed once: warned, not again
 }
 
 // maxMalformedShown bounds the malformed-line warnings of a pass: a backlog of garbage
@@ -66,7 +72,75 @@ func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
 		pending:  make(map[int64]*pending),
 		defers:   defers,
 		progress: opt.Progress,
+		host:     hostOf(opt.Addr),
 	}
+}
+
+// hostOf is the host part of a dial address.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// connFeeder is the feeder as one connection sees it: its answers carry its number
+// into the article log.
+type connFeeder struct {
+	*feeder
+	conn int
+}
+
+// Done implements nntp.Feeder.
+func (c connFeeder) Done(results []nntp.Result) { c.feeder.done(results, c.conn) }
+
+// record queues an article log entry for p; it is written with the batch it belongs to.
+func (f *feeder) record(p *pending, outcome string, conn int, r *nntp.Result, text string) {
+	if f.opt.ArticleLog == nil {
+		return
+	}
+	e := audit.Entry{
+		Time:      time.Now(),
+		Site:      f.opt.Queue.Site,
+		Host:      f.host,
+		Outcome:   outcome,
+		MessageID: p.rec.Line.MessageID,
+		Article:   p.rec.Line.Article,
+		Conn:      conn,
+		Text:      text,
+	}
+	if r != nil {
+		e.Bytes, e.Code = r.Size, r.Reply.Code
+		if text == "" {
+			e.Text = r.Reply.Text
+			if r.Err != nil && r.Reply.Code == 0 {
+				e.Text = r.Err.Error()
+			}
+		}
+	}
+	f.entries = append(f.entries, e)
+}
+
+// recordMalformed queues the entry of a line that could not be parsed.
+func (f *feeder) recordMalformed(p *pending, why string) {
+	if f.opt.ArticleLog == nil {
+		return
+	}
+	f.entries = append(f.entries, audit.Entry{Time: time.Now(), Site: f.opt.Queue.Site, Host: f.host,
+		Outcome: audit.Malformed, MessageID: p.rec.Line.MessageID, Article: p.rec.Line.Article, Text: why})
+}
+
+// flushLog writes the queued article log entries with one write.
+func (f *feeder) flushLog() {
+	if len(f.entries) == 0 {
+		return
+	}
+	if err := f.opt.ArticleLog.Write(f.entries); err != nil && !f.logErr {
+		f.logErr = true
+		f.warn("%v (the pass goes on; later entries may be missing)", err)
+	}
+	clear(f.entries)
+	f.entries = f.entries[:0]
 }
 
 // NextOffers implements nntp.Feeder.
@@ -125,6 +199,7 @@ func (f *feeder) nextLine() (*pending, bool) {
 			// Reported and counted; the line stays as it is and does not keep the
 			// file from finishing.
 			f.malformed("%v", rec.Err)
+			f.recordMalformed(p, rec.Err.Error())
 			if f.progress != nil {
 				f.progress(1)
 			}
@@ -140,6 +215,7 @@ func (f *feeder) nextLine() (*pending, bool) {
 			// left to Article, which reports it.
 			if ok, err := f.store.Exists(p.rec.Line.Token); err == nil && !ok {
 				f.stats.Missing++
+				f.record(p, audit.Missing, 0, nil, "not in the spool")
 				f.finish(p)
 				continue
 			}
@@ -156,18 +232,22 @@ func (f *feeder) fillMessageID(p *pending) bool {
 	switch {
 	case errors.Is(err, spoolfmt.ErrMissing):
 		f.stats.Missing++
+		f.record(p, audit.Missing, 0, nil, err.Error())
 		f.finish(p)
 		return false
 	case err != nil:
 		f.warn("requeue %s: %v", p.rec.Line.Article, err)
 		if f.deferLine(p, &f.stats.Requeued) {
+			f.record(p, audit.Requeued, 0, nil, err.Error())
 			f.finish(p)
 		}
 		return false
 	}
 	mid := spoolfmt.MessageID(art)
 	if mid == "" {
-		f.malformed("%s:%d: %s has no Message-ID header; dropped", p.bl.file.Path, p.rec.LineNo, p.rec.Line.Article)
+		why := fmt.Sprintf("%s:%d: %s has no Message-ID header; dropped", p.bl.file.Path, p.rec.LineNo, p.rec.Line.Article)
+		f.malformed("%s", why)
+		f.recordMalformed(p, why)
 		f.finish(p)
 		return false
 	}
@@ -228,10 +308,10 @@ func (f *feeder) read(l batch.Line, buf []byte) ([]byte, error) {
 	return f.store.RetrieveFile(l.Article, buf)
 }
 
-// Done implements nntp.Feeder: each answer is final for its line. The lines of a batch
-// are blanked together (one write for neighbouring lines), after any deferral among them
-// has been appended to S.defer.
-func (f *feeder) Done(results []nntp.Result) {
+// done takes the answers of connection conn: each is final for its line. The lines of
+// a batch are blanked together (one write for neighbouring lines), after any deferral
+// among them has been appended to S.defer and the batch's article log entries written.
+func (f *feeder) done(results []nntp.Result, conn int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := &f.stats
@@ -246,28 +326,34 @@ func (f *feeder) Done(results []nntp.Result) {
 		case nntp.Accepted:
 			s.Accepted++
 			s.AcceptedBytes += int64(r.Size)
+			f.record(p, audit.Accepted, conn, r, "")
 		case nntp.Refused:
 			s.Refused++
+			f.record(p, audit.Refused, conn, r, "")
 		case nntp.Rejected:
 			s.Rejected++
 			s.RejectedBytes += int64(r.Size)
+			f.record(p, audit.Rejected, conn, r, "")
 			if f.opt.LogRejected != nil {
 				f.opt.LogRejected(p.rec.Line, r.Reply)
 			}
 		case nntp.Missing:
 			s.Missing++
+			f.record(p, audit.Missing, conn, r, "")
 		case nntp.Deferred:
 			f.deferRun++
 			if !f.deferLine(p, &s.Deferred) {
 				delete(f.pending, r.Offer.Ref)
 				continue
 			}
+			f.record(p, audit.Deferred, conn, r, "")
 		case nntp.Failed:
 			f.warn("requeue %s: %v", p.rec.Line.Article, r.Err)
 			if !f.deferLine(p, &s.Requeued) {
 				delete(f.pending, r.Offer.Ref)
 				continue
 			}
+			f.record(p, audit.Requeued, conn, r, "")
 		default: // Unsent: the connection broke first; offer it again on a live one.
 			f.retry = append(f.retry, r.Offer.Ref)
 			continue
@@ -305,6 +391,7 @@ func (f *feeder) deferLine(p *pending, counter *int64) bool {
 // finishAll marks lines done in their backlogs, one DoneAll per backlog, and removes the
 // backlogs that are then finished.
 func (f *feeder) finishAll(ps []*pending) {
+	f.flushLog()
 	if len(ps) > 0 && f.progress != nil {
 		f.progress(int64(len(ps)))
 	}
@@ -396,6 +483,7 @@ func (f *feeder) close() error {
 	defer f.mu.Unlock()
 	var errs []error
 	f.stats.Unsent += int64(len(f.pending))
+	f.flushLog()
 	if f.hidden > 0 {
 		f.warn("%d more malformed lines not shown (%d in all)", f.hidden, f.stats.Malformed)
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"nxmit/audit"
 	"nxmit/batch"
 	"nxmit/nntp"
 	"nxmit/spoolfmt"
@@ -52,6 +53,14 @@ type Options struct {
 	LogRejected func(l batch.Line, r nntp.Reply)
 	// Command names the holder in the send lock ("nxmit send SITE").
 	Command string
+
+	// ArticleLog, when set, gets one entry per final answer and per deferral, written a
+	// batch of answers at a time, before the lines are blanked (a crash may log a line
+	// twice, never not at all). Its failures are warned about and do not stop the pass.
+	ArticleLog *audit.Log
+	// Finished, when set, is called with the pass's statistics and error while the send
+	// lock is still held (to record the site's running totals without a race).
+	Finished func(Stats, error)
 
 	// files, when set, are sent instead of the queue's backlogs, and defers, when set,
 	// receives the deferrals instead of S.defer; with both set and noLock, Send touches no
@@ -131,7 +140,7 @@ const DefaultConnections = 4
 // Send runs one pass over the site's backlogs. It holds the site's send lock throughout;
 // when another process holds it, it returns the *batch.LockedError at once. Statistics are
 // returned also when err is not nil.
-func Send(ctx context.Context, opt Options) (Stats, error) {
+func Send(ctx context.Context, opt Options) (st Stats, err error) {
 	if opt.Connections <= 0 {
 		opt.Connections = DefaultConnections
 	}
@@ -153,6 +162,9 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 			return Stats{}, err
 		}
 		defer lock.Unlock()
+	}
+	if opt.Finished != nil {
+		defer func() { opt.Finished(st, err) }() // before Unlock: deferred calls run last first
 	}
 
 	files := opt.files
@@ -189,7 +201,7 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 	f := newFeeder(&opt, files, defers)
 	s := &sender{opt: &opt, feeder: f}
 	stopSync := f.syncEvery(time.Second)
-	err := s.run(ctx)
+	err = s.run(ctx)
 	stopSync()
 
 	if cerr := f.close(); cerr != nil && err == nil {
@@ -198,7 +210,7 @@ func Send(ctx context.Context, opt Options) (Stats, error) {
 	if derr := closeDefers(); derr != nil && err == nil {
 		err = derr
 	}
-	st := f.stats
+	st = f.stats
 	st.Offered = s.offered
 	st.Connections = s.connections
 	st.NoCheck = s.nocheck
@@ -303,7 +315,7 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 	failures := 0
 	delay := s.opt.Backoff
 	for {
-		err := s.feed(ctx, c)
+		err := s.feed(ctx, id, c)
 		if err == nil || ctx.Err() != nil || !s.feeder.workLeft() {
 			if err != nil && ctx.Err() == nil {
 				s.opt.warnf("%s: connection %d: %v", s.opt.Addr, id, err)
@@ -336,8 +348,8 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 	}
 }
 
-// feed runs the feeding engine on c and closes it.
-func (s *sender) feed(ctx context.Context, c *nntp.Client) error {
+// feed runs the feeding engine on c, connection number id, and closes it.
+func (s *sender) feed(ctx context.Context, id int, c *nntp.Client) error {
 	defer c.Close()
 	streaming := false
 	if !s.opt.NoStream {
@@ -350,9 +362,9 @@ func (s *sender) feed(ctx context.Context, c *nntp.Client) error {
 	var st nntp.FeedStats
 	var err error
 	if streaming {
-		st, err = c.Stream(ctx, s.feeder, s.opt.Stream)
+		st, err = c.Stream(ctx, connFeeder{s.feeder, id}, s.opt.Stream)
 	} else {
-		st, err = c.IHave(ctx, s.feeder)
+		st, err = c.IHave(ctx, connFeeder{s.feeder, id})
 	}
 	s.mu.Lock()
 	s.offered += st.Offered
