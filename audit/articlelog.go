@@ -103,6 +103,11 @@ func ParseEntry(line string) (Entry, error) {
 	if len(f) < 9 {
 		return Entry{}, fmt.Errorf("article log: %d fields, want 10", len(f))
 	}
+	for i, v := range f[:9] {
+		if v == "" {
+			return Entry{}, fmt.Errorf("article log: field %d empty", i+1)
+		}
+	}
 	var e Entry
 	var err error
 	if e.Time, err = time.Parse(time.RFC3339Nano, f[0]); err != nil {
@@ -115,6 +120,11 @@ func ParseEntry(line string) (Entry, error) {
 		return s
 	}
 	e.Site, e.Host, e.Outcome, e.MessageID, e.Article = dash(f[1]), dash(f[2]), f[3], dash(f[4]), dash(f[5])
+	switch e.Outcome {
+	case Accepted, Refused, Rejected, Missing, Malformed, Deferred, Requeued:
+	default:
+		return e, fmt.Errorf("article log: unknown outcome %q", e.Outcome)
+	}
 	if e.Conn, err = strconv.Atoi(f[6]); err != nil {
 		return e, fmt.Errorf("article log: bad connection %q", f[6])
 	}

@@ -40,3 +40,14 @@ func AdoptDirOwner(f *os.File) { adoptDirOwner(f) }
 
 // AdoptDirOwnerPath is AdoptDirOwner for a file known by its path.
 func AdoptDirOwnerPath(path string) { adoptDirOwnerPath(path) }
+
+// WriteFileAtomic replaces path with data (path.tmp, fsync, rename, fsync the
+// directory) and gives a new file to the directory's owner. Readers see the old
+// content or the new, never a part.
+func WriteFileAtomic(path string, data []byte) error {
+	if err := writeAtomic(path, data); err != nil {
+		return err
+	}
+	adoptDirOwnerPath(path)
+	return nil
+}

@@ -65,6 +65,10 @@ func (q Queue) RotatingPath() string { return filepath.Join(q.Dir, q.Site+".rota
 // DeferPath returns Dir/S.defer, the deferrals of the send pass in progress.
 func (q Queue) DeferPath() string { return filepath.Join(q.Dir, q.Site+".defer") }
 
+// TotalsPath returns Dir/S.totals, the site's running totals of answers and its last
+// send pass (see package audit), rewritten atomically after every pass.
+func (q Queue) TotalsPath() string { return filepath.Join(q.Dir, q.Site+".totals") }
+
 // LockPath returns the path of the lock file of kind k.
 func (q Queue) LockPath(k LockKind) string {
 	return filepath.Join(q.Dir, q.Site+"."+k.fileWord()+".lock")
