@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -99,4 +100,64 @@ func articleArrival(store *spoolfmt.Store, l batch.Line) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return fi.ModTime(), true
+}
+
+// sampleLimit bounds the articles a measure reads from the spool: status stays quick on
+// a queue of millions.
+const sampleLimit = 256
+
+// Measure is a site's queue in articles, bytes and time, with how each was obtained.
+// Its JSON field names are part of status --json.
+type Measure struct {
+	Articles      int64      `json:"queued_articles"`
+	ArticlesExact bool       `json:"queued_articles_exact"`
+	Bytes         int64      `json:"queued_bytes"`
+	BytesMethod   string     `json:"queued_bytes_method"`
+	Oldest        *time.Time `json:"oldest_article"`
+	OldestAge     float64    `json:"oldest_article_age_seconds"`
+	OldestMethod  string     `json:"oldest_article_method"`
+}
+
+// MeasureQueue measures a queue whose files (feed, backlogs, deferral files) hold
+// articles queued lines, counted exactly or not. Bytes come from sizing the queued
+// articles in store (all of them when few, else a sample); the oldest article from the
+// spool arrival of the first queued article of each file, or, with no spool to read,
+// from oldestFile, the creation time of the oldest file (an upper bound: its articles
+// arrived before it was made). store may be nil.
+func MeasureQueue(files []string, articles int64, exact bool, oldestFile time.Time, store *spoolfmt.Store, now time.Time) Measure {
+	m := Measure{Articles: articles, ArticlesExact: exact}
+	if articles == 0 {
+		m.BytesMethod, m.OldestMethod = "exact: nothing queued", "exact: nothing queued"
+		return m
+	}
+	var s Sample
+	if store != nil {
+		s = SampleQueue(files, store, sampleLimit)
+	}
+	switch {
+	case s.Articles == 0:
+		m.BytesMethod = "unknown: no queued article could be read from the spool"
+	case s.Complete && exact:
+		m.Bytes = s.Bytes
+		m.BytesMethod = fmt.Sprintf("exact: all %d queued articles in the spool sized", s.Articles)
+	default:
+		m.Bytes = int64(s.Mean() * float64(articles))
+		m.BytesMethod = fmt.Sprintf("estimated: %d queued articles sized (mean %.0f bytes) times %d queued", s.Articles, s.Mean(), articles)
+	}
+	switch {
+	case !s.Oldest.IsZero():
+		t := s.Oldest
+		m.Oldest = &t
+		m.OldestMethod = fmt.Sprintf("spool arrival of the first queued article of each file (oldest at %s:%d)", s.OldestFile, s.OldestLine)
+	case !oldestFile.IsZero():
+		t := oldestFile
+		m.Oldest = &t
+		m.OldestMethod = "estimated: creation time of the oldest queue file (its articles are older; spool not readable)"
+	default:
+		m.OldestMethod = "unknown"
+	}
+	if m.Oldest != nil {
+		m.OldestAge = max(now.Sub(*m.Oldest).Seconds(), 0)
+	}
+	return m
 }

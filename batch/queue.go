@@ -65,6 +65,9 @@ func (q Queue) RotatingPath() string { return filepath.Join(q.Dir, q.Site+".rota
 // DeferPath returns Dir/S.defer, the deferrals of the send pass in progress.
 func (q Queue) DeferPath() string { return filepath.Join(q.Dir, q.Site+".defer") }
 
+// BadPath returns Dir/S.bad, the quarantine of malformed lines (DESIGN.md).
+func (q Queue) BadPath() string { return filepath.Join(q.Dir, q.Site+".bad") }
+
 // TotalsPath returns Dir/S.totals, the site's running totals of answers and its last
 // send pass (see package audit), rewritten atomically after every pass.
 func (q Queue) TotalsPath() string { return filepath.Join(q.Dir, q.Site+".totals") }

@@ -24,6 +24,7 @@ type CLI struct {
 	Merge      MergeCmd      `cmd:"" help:"Merge feed files, innxmit batches and backlogs into one new backlog of a site."`
 	Filter     FilterCmd     `cmd:"" help:"Filter batch lines from stdin or files to stdout (dedupe, exists, groups, size, age)."`
 	Status     StatusCmd     `cmd:"" help:"Show the queue of each site: feed file, backlogs, deferrals, locks."`
+	Trace      TraceCmd      `cmd:"" help:"Where is an article (feed, backlog, deferral, quarantine) and what happened to it, per site."`
 	Run        RunCmd        `cmd:"" help:"For the crontab: rotate, requeue and send every configured site."`
 	Innxmit    InnxmitCmd    `cmd:"" help:"Behave as INN's innxmit (also when invoked under that name)." passthrough:""`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`

@@ -140,6 +140,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		}()
 	}
 	wg.Wait()
+	writeMetricsFile(g, func(m string) { fmt.Fprintf(os.Stderr, "nxmit: run: %s\n", m) })
 	return worstStatus(statuses...)
 }
 
@@ -251,6 +252,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 	opt.Store = r.store
 	opt.Warn = warn("send")
 	opt.Command = command
+	closeLog, err := auditPass(&opt, p, q, opt.Warn)
+	if err != nil {
+		fail("send", err)
+		return status
+	}
+	defer closeLog()
 	st, err := xmit.Send(ctx, opt)
 	if st.Connections > 0 {
 		r.g.logStats(p.Host, st)

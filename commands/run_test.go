@@ -122,7 +122,7 @@ func (l *opLab) queueFiles(site string) []string {
 	names, _ := filepath.Glob(filepath.Join(l.sender.Outgoing, site+".*"))
 	var out []string
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".lock") {
+		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") { // locks and running totals are not queue files
 			out = append(out, filepath.Base(n))
 		}
 	}

@@ -57,10 +57,19 @@ func (c *SendCmd) Run(g *Globals) error {
 	// Warnings go through the progress bar, which prints them above itself.
 	opt.Warn = func(m string) { progress.warn("nxmit: send " + c.Site + ": " + m) }
 
+	closeLog, err := auditPass(&opt, peer, q, opt.Warn)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	st, err := xmit.Send(ctx, opt)
 	progress.finish()
+	if !isLocked(err) {
+		writeMetricsFile(g, opt.Warn)
+	}
 	if st.Connections > 0 {
 		g.logStats(peer.Host, st)
 	}

@@ -30,6 +30,7 @@ type PeerFlags struct {
 	Password       string        `help:"AUTHINFO password." placeholder:"PASS"`
 	MaxTime        time.Duration `short:"T" help:"Stop offering after this long; the rest stays queued." placeholder:"DUR"`
 	MaxArticles    int64         `help:"Stop after this many articles; the rest stays queued." placeholder:"N"`
+	ArticleLog     string        `help:"Append a line per article's outcome to FILE; %Y%m%d in the name starts a new file each day (default: nxmit.conf's article-log, else none)." placeholder:"FILE"`
 }
 
 // settings returns the flags given, as a configuration layer above the file's.
@@ -78,6 +79,9 @@ func (f PeerFlags) settings() (config.Settings, error) {
 	}
 	if f.MaxArticles != 0 {
 		given = append(given, kv{"max-articles", "max-articles", strconv.FormatInt(f.MaxArticles, 10)})
+	}
+	if f.ArticleLog != "" {
+		given = append(given, kv{"article-log", "article-log", f.ArticleLog})
 	}
 	for _, g := range given {
 		if err := set(g.flag, g.key, g.value); err != nil {

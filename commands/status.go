@@ -14,8 +14,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"nxmit/audit"
 	"nxmit/batch"
 	"nxmit/config"
+	"nxmit/spoolfmt"
 )
 
 // StatusCmd shows the queues of sites.
@@ -23,6 +25,8 @@ type StatusCmd struct {
 	Sites []string `arg:"" optional:"" name:"site" help:"Sites to show (default: the configured sites and every site with queue files)."`
 	JSON  bool     `help:"Print JSON for scripts (field names are stable; see the guide)."`
 	Files bool     `short:"l" help:"List every backlog and deferral file."`
+	// Prometheus prints what metrics-file holds, for a scraper or a look by hand.
+	Prometheus bool `help:"Print the metrics in Prometheus's text format (as nxmit.conf's metrics-file gets them)."`
 }
 
 // Help is shown under the subcommand's usage.
@@ -39,48 +43,71 @@ zstd-compressed backlogs the sample is decompressed. Nothing is locked or change
 
 // Run prints the status.
 func (c *StatusCmd) Run(g *Globals) error {
-	dir, err := g.OutgoingDir()
+	if c.JSON && c.Prometheus {
+		return usagef("--json and --prometheus: choose one")
+	}
+	rep, err := buildStatus(g, c.Sites)
 	if err != nil {
 		return err
+	}
+	switch {
+	case c.JSON:
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case c.Prometheus:
+		return audit.WritePrometheus(os.Stdout, rep.metrics())
+	}
+	return rep.print(os.Stdout, c.Files)
+}
+
+// buildStatus gathers the status of sites (default: the configured ones and every site
+// with queue files).
+func buildStatus(g *Globals, sites []string) (statusReport, error) {
+	dir, err := g.OutgoingDir()
+	if err != nil {
+		return statusReport{}, err
 	}
 	conf, err := g.SiteConfig()
 	if err != nil {
-		return err
+		return statusReport{}, err
 	}
-	sites := c.Sites
 	if len(sites) == 0 {
 		if sites, err = discoverSites(dir, conf.SiteNames()); err != nil {
-			return err
+			return statusReport{}, err
 		}
 	}
 	for _, s := range sites {
 		if err := batch.SiteNameError(s); err != nil {
-			return usagef("%v", err)
+			return statusReport{}, usagef("%v", err)
 		}
 	}
 	now := time.Now()
 	rep := statusReport{Outgoing: dir, Config: conf.Path, Time: now, Sites: []siteStatus{}}
 	var pathRun string
+	var store *spoolfmt.Store
 	if ic, err := g.InnConf(); err == nil {
 		pathRun = ic.PathRun
+		// The spool gives the queue's bytes and its oldest article; without it they are
+		// estimated from the files alone.
+		if store, err = spoolfmt.OpenStore(ic); err == nil {
+			defer store.Close()
+		}
 	}
 	for _, s := range sites {
 		_, configured := conf.Site(s)
-		st, err := siteState(batch.Queue{Dir: dir, Site: s, OtherSites: otherSites(sites, s)}, conf.Resolve(s), configured, pathRun, now)
+		q := batch.Queue{Dir: dir, Site: s, OtherSites: otherSites(sites, s)}
+		st, err := siteState(q, conf.Resolve(s), configured, pathRun, now)
 		if err != nil {
-			return err
+			return rep, err
 		}
+		measureSite(&st, q, store, now)
 		if !configured && len(conf.Sites) > 0 {
 			st.Notes = append(st.Notes, "not in "+conf.Path+": 'nxmit run' does not send it")
 		}
 		rep.Sites = append(rep.Sites, st)
 	}
-	if c.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	return rep.print(os.Stdout, c.Files)
+	return rep, nil
 }
 
 // statusReport is status --json's document. Field names are part of nxmit's interface.
@@ -111,6 +138,10 @@ type siteStatus struct {
 	DeferredBytes    int64        `json:"deferred_bytes"`
 	DeferredArticles int64        `json:"deferred_articles"`
 	OldestDeferral   *time.Time   `json:"oldest_deferral"`
+
+	// The whole queue (feed file, backlogs, deferral files) in articles, bytes and age.
+	audit.Measure
+	Totals audit.Totals `json:"totals"` // from S.totals: counters and the last send pass
 
 	Locks []lockStatus `json:"locks"`
 	Notes []string     `json:"notes"`
@@ -331,7 +362,7 @@ func (r statusReport) print(w io.Writer, files bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tFEED\tBACKLOGS\tARTICLES\tOLDEST\tDEFERRED\tLOCKED")
+	fmt.Fprintln(tw, "SITE\tFEED\tBACKLOGS\tARTICLES\tOLDEST\tQUEUED\tOLDEST ARTICLE\tDEFERRED\tLOCKED")
 	for _, s := range r.Sites {
 		feed := "-"
 		if s.Feed != nil {
@@ -361,7 +392,8 @@ func (r statusReport) print(w io.Writer, files bool) error {
 				locked = append(locked, l.Kind)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, feed, backlogs, articles(s), oldest, deferred, orWord(strings.Join(locked, ","), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, feed, backlogs, articles(s), oldest,
+			queuedColumn(s.Measure), oldestArticleColumn(s.Measure), deferred, orWord(strings.Join(locked, ","), "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -380,6 +412,7 @@ func (r statusReport) print(w io.Writer, files bool) error {
 			fmt.Fprintf(w, "%s: %s\n", s.Site, n)
 		}
 		if files {
+			fmt.Fprintf(w, "%s: queued bytes: %s\n%s: oldest article: %s\n", s.Site, s.BytesMethod, s.Site, s.OldestMethod)
 			for _, f := range append(append([]fileStatus(nil), s.Backlogs...), s.Deferrals...) {
 				kind := ""
 				if f.Compressed {

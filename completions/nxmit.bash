@@ -22,6 +22,7 @@ _nxmit_values() {
         --password) COMPREPLY=() ;;
         --max-time|-T) COMPREPLY=() ;;
         --max-articles) COMPREPLY=() ;;
+        --article-log) COMPREPLY=() ;;
         --min-size) COMPREPLY=() ;;
         --max-age) COMPREPLY=() ;;
         --flush) COMPREPLY=($(compgen -W 'ctlinnd icc' -- "$cur")) ;;
@@ -53,13 +54,14 @@ _nxmit() {
     if [[ $cur == -* ]]; then
         local flags='--help -h --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
         case $cmd in
-            send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
+            send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
             requeue) flags+=' --retry-delay --compress --no-compress' ;;
             merge) flags+=' --remove --dedupe-queued --compress --no-compress' ;;
             filter) flags+=' --dedupe -u --exists -e --groups -g --min-size --max-size --max-age --invert --stats' ;;
-            status) flags+=' --json --files -l' ;;
-            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles' ;;
+            status) flags+=' --json --files -l --prometheus' ;;
+            trace) flags+=' --json' ;;
+            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"
         COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -67,9 +69,9 @@ _nxmit() {
     fi
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
-        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter status run innxmit completion' -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter status trace run innxmit completion' -- "$cur")) ;;
         completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
-        send|rotate|requeue|merge|status|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
+        send|rotate|requeue|merge|status|trace|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
         filter|innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac
 }

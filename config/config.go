@@ -52,6 +52,10 @@ type Settings struct {
 	RotateMinSize  int64         // rotate the feed file once it has this many bytes
 	RotateMaxAge   time.Duration // ... or once it is this old (both 0: whenever not empty)
 	RetryDelay     time.Duration // deferrals wait this long before requeue
+	// ArticleLog is the per-article outcome log (may hold %Y %m %d %H; "" : none).
+	ArticleLog string
+	// ArticleLogMaxSize rotates the article log to FILE.1 at this size (0: never).
+	ArticleLogMaxSize int64
 
 	set   uint32         // bit i: siteKeys[i] given
 	lines map[string]int // line of each key given in a file
@@ -151,6 +155,7 @@ type Config struct {
 	Passwd         string        // passwd.nntp path ("" : PATHETC/passwd.nntp)
 	LogIdent       string        // syslog ident of statistics ("" : innxmit)
 	LogFile        string        // statistics file instead of syslog ("" : syslog)
+	MetricsFile    string        // Prometheus textfile rewritten after every pass ("" : none)
 	Flush          string        // how rotation flushes innd: "ctlinnd" or "icc" ("" : ctlinnd)
 	Ctlinnd        string        // the ctlinnd program ("" : PATHBIN/ctlinnd)
 	FlushTimeout   time.Duration // wait for innd's answer to a flush (0 : 30s)

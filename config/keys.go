@@ -36,6 +36,8 @@ var siteKeys = []siteKey{
 	int64Key("rotate-min-size", func(s *Settings) *int64 { return &s.RotateMinSize }, true),
 	durKey("rotate-max-age", func(s *Settings) *time.Duration { return &s.RotateMaxAge }, false),
 	durKey("retry-delay", func(s *Settings) *time.Duration { return &s.RetryDelay }, false),
+	strKey("article-log", func(s *Settings) *string { return &s.ArticleLog }, checkNonEmpty),
+	int64Key("article-log-max-size", func(s *Settings) *int64 { return &s.ArticleLogMaxSize }, true),
 }
 
 func siteKeyIndex(name string) int {
@@ -87,6 +89,10 @@ var globalKeys = []globalKey{
 		c.Ctlinnd = v
 		return checkNonEmpty(v)
 	}, func(c *Config) string { return c.Ctlinnd }},
+	{"metrics-file", func(c *Config, v string) error {
+		c.MetricsFile = v
+		return checkNonEmpty(v)
+	}, func(c *Config) string { return c.MetricsFile }},
 	{"flush-timeout", func(c *Config, v string) (err error) {
 		c.FlushTimeout, err = ParseDuration(v)
 		if err == nil && c.FlushTimeout == 0 {

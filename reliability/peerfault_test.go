@@ -183,17 +183,17 @@ func firstLine(s string) string {
 	return l
 }
 
-// sameFiles compares two lists of queue file names, lock files left out: a pass creates
-// them and leaves them empty.
+// sameFiles compares two lists of queue file names, lock files left out (a pass creates
+// them and leaves them empty), and the running totals (S.totals), which every pass updates.
 func sameFiles(a, b []string) bool {
 	var x, y []string
 	for _, n := range a {
-		if !strings.HasSuffix(n, ".lock") {
+		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") {
 			x = append(x, n)
 		}
 	}
 	for _, n := range b {
-		if !strings.HasSuffix(n, ".lock") {
+		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") {
 			y = append(y, n)
 		}
 	}

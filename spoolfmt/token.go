@@ -163,3 +163,6 @@ func (t Token) timecaf() (tt uint32, artnum uint32) {
 	artnum = uint32(binary.BigEndian.Uint16(t[8:10]))<<16 | uint32(binary.BigEndian.Uint16(t[6:8]))
 	return tt, artnum
 }
+
+// MarshalText writes the token's text form, so JSON shows "@...@", not 18 numbers.
+func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }

@@ -3,6 +3,8 @@ package xmit
 import (
 	"fmt"
 	"time"
+
+	"nxmit/audit"
 )
 
 // Stats counts what one send pass did. Every line taken from a backlog ends in exactly one
@@ -61,4 +63,11 @@ func (s Stats) TimesLine(host string) string {
 func (s Stats) DetailLine(host string) string {
 	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f",
 		host, s.Deferred, s.Requeued, s.Malformed, s.Unsent, s.Connections, s.NoCheck, s.Rate())
+}
+
+// Counts returns the pass's answers by outcome, for the site's running totals.
+func (s Stats) Counts() audit.Counts {
+	return audit.Counts{Accepted: s.Accepted, Refused: s.Refused, Rejected: s.Rejected, Missing: s.Missing,
+		Deferred: s.Deferred, Requeued: s.Requeued, Malformed: s.Malformed,
+		AcceptedBytes: s.AcceptedBytes, RejectedBytes: s.RejectedBytes}
 }
