@@ -2,11 +2,13 @@ package batch
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // grepChunk is how much Grep reads at a time: large enough that bytes.Index and
@@ -83,8 +85,8 @@ type Hit struct {
 }
 
 // Find returns the lines of the queue file at path whose token/path field or
-// message-id field equals key. Plain files are scanned grep-like; compressed ones are
-// decompressed as they are read. A missing file has no hits.
+// message-id field equals key. Files are scanned grep-like, compressed ones as they are
+// decompressed. A missing file has no hits.
 func Find(path, key string) ([]Hit, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -104,31 +106,32 @@ func Find(path, key string) ([]Hit, error) {
 	}
 	head := make([]byte, 4)
 	n, _ := io.ReadFull(f, head)
-	if compression(head[:n]) == "" {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		err := Grep(f, []byte(key), func(lineNo int64, line []byte) bool {
-			match(lineNo, line)
-			return true
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		return hits, nil
-	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	sc := NewScanner(f, path)
-	defer sc.Close()
-	for sc.Scan() {
-		if strings.Contains(string(sc.Bytes()), key) {
-			match(int64(sc.LineNo()), sc.Bytes())
+	var r io.Reader = f
+	switch compression(head[:n]) {
+	case "zstd":
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: zstd: %w", path, err)
 		}
+		defer zr.Close()
+		r = zr
+	case "gzip":
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: gzip: %w", path, err)
+		}
+		defer gz.Close()
+		r = gz
 	}
-	if err := sc.Err(); err != nil {
-		return hits, err
+	err = Grep(r, []byte(key), func(lineNo int64, line []byte) bool {
+		match(lineNo, line)
+		return true
+	})
+	if err != nil {
+		return hits, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(hits) > 0 {
 		if fi, err := f.Stat(); err == nil {
