@@ -235,6 +235,17 @@ site fake {
 		})
 	}
 
+	// trace --json carries the same, for scripts.
+	out, stderr, status := l.nxmit("trace", "--json", deferredMid, "fake")
+	var tr audit.Trace
+	if err := json.Unmarshal([]byte(out), &tr); status != 0 || err != nil {
+		t.Fatalf("trace --json: status %d, %v: %s %s", status, err, out, stderr)
+	}
+	if len(tr.Sites) != 1 || len(tr.Sites[0].Places) != 1 || tr.Sites[0].Places[0].Kind != audit.PlaceDeferral ||
+		tr.Sites[0].Deferrals != 1 || !tr.Spool.InSpool || tr.Spool.History == nil || !strings.HasPrefix(tr.Spool.Token, "@02") {
+		t.Errorf("trace --json: %s", out)
+	}
+
 	// Prometheus, from status and from the metrics file, says what --json says.
 	js, stderr, status := l.nxmit("status", "--json")
 	if status != 0 {

@@ -166,3 +166,13 @@ func (t Token) timecaf() (tt uint32, artnum uint32) {
 
 // MarshalText writes the token's text form, so JSON shows "@...@", not 18 numbers.
 func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText parses the text form, so that JSON written by MarshalText reads back.
+func (t *Token) UnmarshalText(b []byte) error {
+	tok, err := ParseToken(string(b))
+	if err != nil {
+		return err
+	}
+	*t = tok
+	return nil
+}
