@@ -13,23 +13,25 @@ import (
 
 // auditPass wires a send pass to the audit trail: the site's article log when one is
 // configured, and the running totals (S.totals) updated while the send lock is held.
-// The returned function closes the log.
-func auditPass(opt *xmit.Options, p peer, q batch.Queue, warn func(string)) (closeLog func(), err error) {
+// The returned function closes the log. A log that cannot be opened is warned about and
+// the pass goes on without it: delivery matters more than its record.
+func auditPass(opt *xmit.Options, p peer, q batch.Queue, warn func(string)) (closeLog func()) {
 	closeLog = func() {}
 	if name := p.Settings.ArticleLog; name != "" {
 		l, err := audit.OpenLog(name, p.Settings.ArticleLogMaxSize)
 		if err != nil {
-			return closeLog, err
+			warn(err.Error() + " (sending without it)")
+		} else {
+			opt.ArticleLog = l
+			closeLog = func() { l.Close() }
 		}
-		opt.ArticleLog = l
-		closeLog = func() { l.Close() }
 	}
 	opt.Finished = func(st xmit.Stats, err error) {
 		if rerr := audit.RecordPass(q.TotalsPath(), st.Counts(), time.Now(), st.Elapsed, err); rerr != nil {
 			warn(rerr.Error())
 		}
 	}
-	return closeLog, nil
+	return closeLog
 }
 
 // writeMetricsFile rewrites nxmit.conf's metrics-file, if any, with every site's

@@ -252,12 +252,7 @@ func (r *runner) site(ctx context.Context, site string) int {
 	opt.Store = r.store
 	opt.Warn = warn("send")
 	opt.Command = command
-	closeLog, err := auditPass(&opt, p, q, opt.Warn)
-	if err != nil {
-		fail("send", err)
-		return status
-	}
-	defer closeLog()
+	defer auditPass(&opt, p, q, opt.Warn)()
 	st, err := xmit.Send(ctx, opt)
 	if st.Connections > 0 {
 		r.g.logStats(p.Host, st)

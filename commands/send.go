@@ -57,11 +57,7 @@ func (c *SendCmd) Run(g *Globals) error {
 	// Warnings go through the progress bar, which prints them above itself.
 	opt.Warn = func(m string) { progress.warn("nxmit: send " + c.Site + ": " + m) }
 
-	closeLog, err := auditPass(&opt, peer, q, opt.Warn)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
+	defer auditPass(&opt, peer, q, opt.Warn)()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
