@@ -301,6 +301,9 @@ func Find(files []string, key, site string) ([]Found, error) {
 	var out []Found
 	for _, name := range files {
 		f, err := os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // rotated away meanwhile
+		}
 		if err != nil {
 			return out, err
 		}
