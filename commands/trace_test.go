@@ -246,6 +246,24 @@ site fake {
 		t.Errorf("trace --json: %s", out)
 	}
 
+	// INN hashes the domain of a message-id case-insensitively: the history line of an
+	// article injected as <Mixed.Case@Lab.TEST> is found under either spelling of the
+	// domain, and not with the local part's case changed.
+	odd := innlab.Generate(innlab.GenOptions{Count: 1, Seed: l.seed + 2000})[0]
+	oddID := "<Mixed.Case." + strconv.FormatInt(l.seed, 10) + "@Lab.TEST>"
+	odd.Body = []byte(strings.Replace(string(odd.Body), "Message-ID: "+odd.MessageID, "Message-ID: "+oddID, 1))
+	odd.MessageID = oddID
+	if err := l.sender.Inject([]innlab.Article{odd}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{oddID: true, strings.Replace(oddID, "Lab.TEST", "lab.test", 1): true,
+		strings.Replace(oddID, "Mixed.Case", "mixed.case", 1): false} {
+		out, _, _ := l.nxmit("trace", key, "fake")
+		if got := strings.Contains(out, "\nhistory: line "); got != want {
+			t.Errorf("trace %s: history found %v, want %v:\n%s", key, got, want, out)
+		}
+	}
+
 	// Prometheus, from status and from the metrics file, says what --json says.
 	js, stderr, status := l.nxmit("status", "--json")
 	if status != 0 {
@@ -325,8 +343,8 @@ site fake {
 		}
 		switch s.Site {
 		case "peer":
-			if s.QueuedArticles != 2 || s.QueuedBytes <= 0 || s.OldestAge <= 0 {
-				t.Errorf("peer: queued %d articles, %d bytes, oldest %vs; want 2, some, some", s.QueuedArticles, s.QueuedBytes, s.OldestAge)
+			if s.QueuedArticles != 3 || s.QueuedBytes <= 0 || s.OldestAge <= 0 {
+				t.Errorf("peer: queued %d articles, %d bytes, oldest %vs; want 3 (backlog, feed, mixed-case), some, some", s.QueuedArticles, s.QueuedBytes, s.OldestAge)
 			}
 		case "fake":
 			if s.QueuedArticles != int64(len(deferred)) || s.DeferredArticles != int64(len(deferred)) {
@@ -335,6 +353,11 @@ site fake {
 		}
 	}
 	t.Logf("status --prometheus:\n%s", prom)
+	table, stderr, status := l.nxmit("status", "-l")
+	if status != 0 || !regexp.MustCompile(`(?m)^fake .* 5 \(10K\) +\d+s `).MatchString(table) {
+		t.Errorf("status -l: %d %s\n%s", status, stderr, table)
+	}
+	t.Logf("status -l:\n%s", table)
 }
 
 func readEntries(t *testing.T, path string) []audit.Entry {
