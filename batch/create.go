@@ -186,3 +186,7 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// WriteAtomic replaces path with data durably: path.tmp, fsync, rename, fsync the
+// directory. A crash leaves the old content or the new, never a mix.
+func WriteAtomic(path string, data []byte) error { return writeAtomic(path, data) }

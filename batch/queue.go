@@ -41,6 +41,9 @@ const (
 	// ProgressSuffix is appended to a compressed backlog's name to name the
 	// file recording which of its lines are done (see Backlog).
 	ProgressSuffix = ".done"
+	// CheckpointSuffix is appended to a partial output's name (S.scan) to name the
+	// file recording how far its writer got, so that a killed scan resumes.
+	CheckpointSuffix = ".ckpt"
 )
 
 // Queue names the files of one site in INN's outgoing directory.
@@ -71,6 +74,10 @@ func (q Queue) BadPath() string { return filepath.Join(q.Dir, q.Site+".bad") }
 // TotalsPath returns Dir/S.totals, the site's running totals of answers and its last
 // send pass (see package audit), rewritten atomically after every pass.
 func (q Queue) TotalsPath() string { return filepath.Join(q.Dir, q.Site+".totals") }
+
+// ScanPath returns Dir/S.scan, the partial output of "nxmit scan --site S" until it is
+// complete and installed as a backlog; its checkpoint is S.scan.ckpt.
+func (q Queue) ScanPath() string { return filepath.Join(q.Dir, q.Site+".scan") }
 
 // LockPath returns the path of the lock file of kind k.
 func (q Queue) LockPath(k LockKind) string {
