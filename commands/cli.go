@@ -23,6 +23,7 @@ type CLI struct {
 	Requeue    RequeueCmd    `cmd:"" help:"Collect a site's deferral files whose retry delay has passed into a new backlog."`
 	Merge      MergeCmd      `cmd:"" help:"Merge feed files, innxmit batches and backlogs into one new backlog of a site."`
 	Filter     FilterCmd     `cmd:"" help:"Filter batch lines from stdin or files to stdout (dedupe, exists, groups, size, age)."`
+	Scan       ScanCmd       `cmd:"" help:"Build a backlog (or stdout lines) from INN's history and spool: time range, groups, size."`
 	Status     StatusCmd     `cmd:"" help:"Show the queue of each site: feed file, backlogs, deferrals, locks."`
 	Trace      TraceCmd      `cmd:"" help:"Where is an article (feed, backlog, deferral, quarantine) and what happened to it, per site."`
 	Run        RunCmd        `cmd:"" help:"For the crontab: rotate, requeue and send every configured site."`
