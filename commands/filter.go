@@ -17,16 +17,20 @@ import (
 
 // FilterCmd filters batch lines for shell pipelines.
 type FilterCmd struct {
-	Files   []string  `arg:"" optional:"" name:"file" help:"Input files (default: stdin; - is stdin)."`
-	Dedupe  bool      `short:"u" help:"Write each article once (by Message-ID; about 30 bytes of memory per distinct line)."`
-	Exists  bool      `short:"e" help:"Keep only articles present in the spool."`
-	Groups  string    `short:"g" help:"Keep only articles whose Newsgroups match this INN wildmat, as a newsfeeds pattern: commas, ! negates, @ refuses the article if any group matches." placeholder:"WILDMAT"`
-	MinSize byteCount `help:"Keep only articles of at least this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
-	MaxSize byteCount `help:"Keep only articles of at most this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
-	MaxAge  ageLimit  `help:"Keep only articles that arrived at most this long ago: spool arrival time where the storage method has it, else the Date header (e.g. 36h, 7d, 2w)." placeholder:"AGE"`
-	Invert  bool      `help:"Write the lines whose article fails --exists, --groups, the size or the age tests instead."`
-	Stats   bool      `help:"Print the counts on stderr at the end."`
-	Workers int       `help:"Articles read at once for the spool tests (default: 4 per CPU, at most 32)." placeholder:"N" hidden:""`
+	Files        []string  `arg:"" optional:"" name:"file" help:"Input files (default: stdin; - is stdin)."`
+	Dedupe       bool      `short:"u" help:"Write each article once (by Message-ID; about 30 bytes of memory per distinct line)."`
+	Exists       bool      `short:"e" help:"Keep only articles present in the spool."`
+	Groups       string    `short:"g" help:"Keep only articles whose Newsgroups match this INN wildmat, as a newsfeeds pattern: commas, ! negates, @ refuses the article if any group matches." placeholder:"WILDMAT"`
+	MinSize      byteCount `help:"Keep only articles of at least this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
+	MaxSize      byteCount `help:"Keep only articles of at most this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
+	MaxAge       ageLimit  `help:"Keep only articles that arrived at most this long ago: spool arrival time where the storage method has it, else the Date header (e.g. 36h, 7d, 2w)." placeholder:"AGE"`
+	MinAge       ageLimit  `help:"Hold back articles that arrived less than this long ago (a delayed feed; age as --max-age; an unknown age passes)." placeholder:"AGE"`
+	Hash         string    `help:"Keep articles whose Message-ID falls in these buckets, Diablo's hashfeed: K/N, A-B/N, with :M (or _M) for byte offset M of the MD5; a comma-separated list matches any (e.g. 1/3, 2-3/4:4)." placeholder:"K/N[:M]"`
+	MaxCrosspost int       `help:"Drop articles posted to more than N groups (as newsfeeds' G flag)." placeholder:"N"`
+	MaxHops      int       `help:"Drop articles with more than N entries in their Path header (as newsfeeds' H flag)." placeholder:"N"`
+	Invert       bool      `help:"Write the lines that fail the tests (--exists, --groups, sizes, ages, --hash, --max-crosspost, --max-hops) instead."`
+	Stats        bool      `help:"Print the counts on stderr at the end."`
+	Workers      int       `help:"Articles read at once for the spool tests (default: 4 per CPU, at most 32)." placeholder:"N" hidden:""`
 }
 
 // Help is shown under the subcommand's usage.
@@ -40,6 +44,13 @@ tests that need them. --groups uses INN's wildmat with newsfeeds(5) semantics: a
 article passes when one of its groups matches and none matches an @ pattern. Sizes are
 of the article as sent (wire format). An article whose age cannot be told fails
 --max-age. A missing article fails every spool test.
+
+Feed shaping: --hash K/N keeps the Message-IDs in bucket K of N, the definition of
+Diablo's hashfeed and INN's newsfeeds Q flag (MD5 of the Message-ID as written, the
+big-endian 32 bits at byte offset M counted from the end, bucket = value mod N + 1), so
+N servers taking 1/N ... N/N of one feed each get a disjoint part and together all of
+it; lines without a Message-ID read it from the spool. --max-crosspost and --max-hops
+read the Newsgroups and Path headers; --min-age holds back what arrived too recently.
 
 The input is streamed; only --dedupe keeps state, at most %d bytes per distinct line.
 --stats prints the counts on stderr at the end.
@@ -55,14 +66,17 @@ read (the output lacks those lines), 2 usage.`, batch.IDSetBytesPerLine)
 // Run filters.
 func (c *FilterCmd) Run(g *Globals) error {
 	opt := linefilter.Options{
-		Dedupe:  c.Dedupe,
-		Exists:  c.Exists,
-		MinSize: int64(c.MinSize),
-		MaxSize: int64(c.MaxSize),
-		MaxAge:  time.Duration(c.MaxAge),
-		Invert:  c.Invert,
-		Workers: c.Workers,
-		Warn:    func(err error) { fmt.Fprintf(os.Stderr, "nxmit: filter: %v\n", err) },
+		Dedupe:       c.Dedupe,
+		Exists:       c.Exists,
+		MinSize:      int64(c.MinSize),
+		MaxSize:      int64(c.MaxSize),
+		MaxAge:       time.Duration(c.MaxAge),
+		MinAge:       time.Duration(c.MinAge),
+		MaxCrosspost: c.MaxCrosspost,
+		MaxHops:      c.MaxHops,
+		Invert:       c.Invert,
+		Workers:      c.Workers,
+		Warn:         func(err error) { fmt.Fprintf(os.Stderr, "nxmit: filter: %v\n", err) },
 	}
 	if c.Groups != "" {
 		e, err := wildmat.CompilePoison(c.Groups)
@@ -71,13 +85,34 @@ func (c *FilterCmd) Run(g *Globals) error {
 		}
 		opt.Groups = e
 	}
+	if c.Hash != "" {
+		h, err := linefilter.ParseHashFeed(c.Hash)
+		if err != nil {
+			return usagef("--hash: %v", err)
+		}
+		opt.Hash = h
+	}
+	if c.MaxCrosspost < 0 || c.MaxHops < 0 {
+		return usagef("--max-crosspost and --max-hops take a positive number")
+	}
 	if c.MaxSize > 0 && c.MinSize > c.MaxSize {
 		return usagef("--min-size %d is above --max-size %d", c.MinSize, c.MaxSize)
 	}
-	if c.Invert && !(c.Exists || opt.Groups != nil || c.MinSize > 0 || c.MaxSize > 0 || c.MaxAge > 0) {
-		return usagef("--invert needs a test to invert (--exists, --groups, --min-size, --max-size or --max-age)")
+	spoolTests := opt.Exists || opt.Groups != nil || opt.MinSize > 0 || opt.MaxSize > 0 || opt.MaxAge > 0 ||
+		opt.MinAge > 0 || opt.MaxCrosspost > 0 || opt.MaxHops > 0
+	if c.Invert && !spoolTests && opt.Hash == nil {
+		return usagef("--invert needs a test to invert (--exists, --groups, sizes, ages, --hash, --max-crosspost or --max-hops)")
 	}
-	if opt.Exists || opt.Groups != nil || opt.MinSize > 0 || opt.MaxSize > 0 || opt.MaxAge > 0 {
+	if !spoolTests && opt.Hash != nil {
+		// Only lines without a Message-ID need the spool for --hash: use it if there is one.
+		if conf, err := g.InnConf(); err == nil {
+			if store, err := spoolfmt.OpenStore(conf); err == nil {
+				defer store.Close()
+				opt.Spool = store
+			}
+		}
+	}
+	if spoolTests {
 		conf, err := g.InnConf()
 		if err != nil {
 			return fmt.Errorf("the spool tests need inn.conf: %w", err)

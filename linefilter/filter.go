@@ -12,6 +12,10 @@
 // and timecaf tokens, CNFS headers, tradspool file times), else from the Date header.
 // Invert writes the lines that fail the spool tests instead.
 //
+// Feed shaping: Hash keeps a deterministic part of the Message-IDs (Diablo's hashfeed,
+// see HashFeed), MaxCrosspost and MaxHops bound the Newsgroups and Path headers (as
+// newsfeeds' G and H flags), and MinAge holds back articles younger than a delay.
+//
 // Blank lines are dropped. Malformed lines are never written: they are reported as
 // "FILE:LINE: reason" through Options.Warn. Input is streamed: memory does not grow with
 // its size, except for the de-duplication set, which costs batch.IDSetBytesPerLine
@@ -64,8 +68,21 @@ type Options struct {
 	// MaxAge drops articles that arrived longer ago than this, or whose age cannot be
 	// told; 0 means no bound.
 	MaxAge time.Duration
-	// Invert writes the lines that fail the spool tests (Exists, Groups, sizes,
-	// MaxAge) instead of those that pass. Malformed lines and lines whose article
+	// MinAge drops (holds back) articles that arrived less than this long ago: a
+	// delayed feed. An article whose age cannot be told passes. 0 is no bound.
+	MinAge time.Duration
+	// Hash keeps the articles whose Message-ID falls in its buckets (Diablo's
+	// hashfeed, see HashFeed). Lines without a Message-ID take it from the article,
+	// which needs Spool.
+	Hash *HashFeed
+	// MaxCrosspost drops articles posted to more than this many groups (as newsfeeds'
+	// G flag); 0 is no bound.
+	MaxCrosspost int
+	// MaxHops drops articles with more than this many entries in their Path header
+	// (as newsfeeds' H flag); 0 is no bound.
+	MaxHops int
+	// Invert writes the lines that fail the tests (Exists, Groups, sizes, ages,
+	// Hash, MaxCrosspost, MaxHops) instead of those that pass. Malformed lines and lines whose article
 	// could not be read are never written; Dedupe applies to what is written.
 	Invert bool
 	// Now is the time ages are measured against; zero means time.Now().
@@ -92,13 +109,17 @@ type Stats struct {
 	Size       int64 // outside MinSize/MaxSize
 	Groups     int64 // Newsgroups not matched (or poisoned)
 	Age        int64 // older than MaxAge, or age unknown
+	Young      int64 // younger than MinAge
+	Hash       int64 // Message-ID outside Hash's buckets
+	Crosspost  int64 // more groups than MaxCrosspost
+	Hops       int64 // more Path entries than MaxHops
 	Errors     int64 // article could not be read (other than missing): reported, not written
 }
 
 // String formats the counts on one line, for --stats.
 func (s Stats) String() string {
-	return fmt.Sprintf("%d lines, %d written, %d blank, %d malformed, %d duplicates, %d missing, %d size, %d groups, %d age, %d errors",
-		s.Lines, s.Written, s.Blank, s.Malformed, s.Duplicates, s.Missing, s.Size, s.Groups, s.Age, s.Errors)
+	return fmt.Sprintf("%d lines, %d written, %d blank, %d malformed, %d duplicates, %d missing, %d size, %d groups, %d age, %d young, %d hash, %d crosspost, %d hops, %d errors",
+		s.Lines, s.Written, s.Blank, s.Malformed, s.Duplicates, s.Missing, s.Size, s.Groups, s.Age, s.Young, s.Hash, s.Crosspost, s.Hops, s.Errors)
 }
 
 // A Filter applies Options to one or more inputs, with one de-duplication set across
@@ -114,11 +135,14 @@ type Filter struct {
 // New checks the options and returns a Filter.
 func New(opt Options) (*Filter, error) {
 	f := &Filter{opt: opt}
-	f.spool = opt.Exists || opt.Groups != nil || opt.MinSize > 0 || opt.MaxSize > 0 || opt.MaxAge > 0
+	f.spool = opt.Exists || opt.Groups != nil || opt.MinSize > 0 || opt.MaxSize > 0 || opt.MaxAge > 0 ||
+		opt.MinAge > 0 || opt.MaxCrosspost > 0 || opt.MaxHops > 0
 	if f.spool && opt.Spool == nil {
 		return nil, errors.New("linefilter: the spool tests need a Spool")
 	}
-	if opt.MinSize < 0 || opt.MaxSize < 0 || opt.MaxAge < 0 {
+	// With a spool, a hash test on a line without a Message-ID reads the article.
+	f.spool = f.spool || (opt.Hash != nil && opt.Spool != nil)
+	if opt.MinSize < 0 || opt.MaxSize < 0 || opt.MaxAge < 0 || opt.MinAge < 0 || opt.MaxCrosspost < 0 || opt.MaxHops < 0 {
 		return nil, errors.New("linefilter: negative bound")
 	}
 	if opt.MaxSize > 0 && opt.MinSize > opt.MaxSize {
@@ -146,6 +170,10 @@ const (
 	failSize
 	failGroups
 	failAge
+	failYoung
+	failHash
+	failCrosspost
+	failHops
 	failError // could not read: never written
 )
 
@@ -186,6 +214,11 @@ func (f *Filter) sequential(w *bufio.Writer, sc *batch.Scanner) error {
 		l, lerr := sc.Line(), sc.LineErr()
 		if lerr != nil {
 			f.lineError(lerr)
+			continue
+		}
+		it := item{line: l}
+		it.v, it.readErr = f.cheap(l)
+		if !f.account(&it) {
 			continue
 		}
 		if f.set != nil && !f.set.Add(l) {
@@ -307,6 +340,9 @@ func (f *Filter) pipeline(w *bufio.Writer, sc *batch.Scanner) error {
 				f.lineError(it.lineErr)
 				continue
 			}
+			if !f.spool {
+				it.v, it.readErr = f.cheap(it.line)
+			}
 			if !f.account(it) {
 				continue
 			}
@@ -347,23 +383,51 @@ func (f *Filter) account(it *item) bool {
 		f.stats.Groups++
 	case failAge:
 		f.stats.Age++
+	case failYoung:
+		f.stats.Young++
+	case failHash:
+		f.stats.Hash++
+	case failCrosspost:
+		f.stats.Crosspost++
+	case failHops:
+		f.stats.Hops++
 	}
 	return (it.v == pass) != f.opt.Invert
+}
+
+// cheap runs the tests that need no spool (the hash of a line's Message-ID) on a line
+// when there is no spool to read.
+func (f *Filter) cheap(l batch.Line) (verdict, error) {
+	if f.opt.Hash == nil {
+		return pass, nil
+	}
+	if l.MessageID == "" {
+		return failError, fmt.Errorf("%s: no Message-ID to hash (the spool is needed for it)", l.Article)
+	}
+	if !f.opt.Hash.Match(l.MessageID) {
+		return failHash, nil
+	}
+	return pass, nil
 }
 
 // test runs the spool tests on one line. buf is scratch space for the article, returned
 // for reuse.
 func (f *Filter) test(l batch.Line, buf []byte) (verdict, []byte, error) {
 	o := &f.opt
-	needArticle := o.Groups != nil || o.MinSize > 0 || o.MaxSize > 0
+	if o.Hash != nil && l.MessageID != "" && !o.Hash.Match(l.MessageID) {
+		return failHash, buf, nil // decided without the spool
+	}
+	needArticle := o.Groups != nil || o.MinSize > 0 || o.MaxSize > 0 || o.MaxCrosspost > 0 || o.MaxHops > 0 ||
+		(o.Hash != nil && l.MessageID == "")
 	var arrival time.Time
 	haveArrival := false
-	if o.MaxAge > 0 && l.IsToken {
+	aged := o.MaxAge > 0 || o.MinAge > 0
+	if aged && l.IsToken {
 		arrival, haveArrival = o.Spool.Arrival(l.Token)
 		if !haveArrival {
 			needArticle = true // fall back to the Date header
 		}
-	} else if o.MaxAge > 0 {
+	} else if aged {
 		needArticle = true
 	}
 
@@ -401,15 +465,34 @@ func (f *Filter) test(l batch.Line, buf []byte) (verdict, []byte, error) {
 		if (o.MinSize > 0 && size < o.MinSize) || (o.MaxSize > 0 && size > o.MaxSize) {
 			return failSize, buf, nil
 		}
-		if o.Groups != nil && !o.Groups.MatchGroups(Newsgroups(art)) {
+		if o.Hash != nil && l.MessageID == "" {
+			mid := spoolfmt.MessageID(art)
+			if mid == "" {
+				return failError, buf, fmt.Errorf("%s: no Message-ID to hash", l.Article)
+			}
+			if !o.Hash.Match(mid) {
+				return failHash, buf, nil
+			}
+		}
+		groups := Newsgroups(art)
+		if o.Groups != nil && !o.Groups.MatchGroups(groups) {
 			return failGroups, buf, nil
 		}
-		if o.MaxAge > 0 && !haveArrival {
+		if o.MaxCrosspost > 0 && len(groups) > o.MaxCrosspost {
+			return failCrosspost, buf, nil
+		}
+		if o.MaxHops > 0 && PathHops(art) > o.MaxHops {
+			return failHops, buf, nil
+		}
+		if aged && !haveArrival {
 			arrival, haveArrival = Date(art)
 		}
 	}
 	if o.MaxAge > 0 && (!haveArrival || f.now.Sub(arrival) > o.MaxAge) {
 		return failAge, buf, nil
+	}
+	if o.MinAge > 0 && haveArrival && f.now.Sub(arrival) < o.MinAge {
+		return failYoung, buf, nil
 	}
 	return pass, buf, nil
 }
@@ -466,6 +549,22 @@ func Newsgroups(article []byte) []string {
 		}
 	}
 	return groups
+}
+
+// PathHops returns the number of entries (sites) in an article's Path header, as
+// newsfeeds' H flag counts them: the "!"-separated elements that are not empty.
+func PathHops(article []byte) int {
+	v, ok := Header(article, "Path")
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, e := range strings.Split(v, "!") {
+		if strings.TrimSpace(e) != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Date returns the time in an article's Date header, and whether it could be parsed.
