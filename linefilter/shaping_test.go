@@ -112,10 +112,10 @@ func TestShaping(t *testing.T) {
 		lines = append(lines, tok+" "+mid)
 		return tok
 	}
-	add(1, "a.b", "x!y!not-for-mail", testNow.Add(-time.Minute))          // young, 3 hops, 1 group
-	add(2, "a.b,c.d,e.f", "x!not-for-mail", testNow.Add(-3*time.Hour))    // 3 groups, 2 hops
+	add(1, "a.b", "x!y!not-for-mail", testNow.Add(-time.Minute))           // young, 3 hops, 1 group
+	add(2, "a.b,c.d,e.f", "x!not-for-mail", testNow.Add(-3*time.Hour))     // 3 groups, 2 hops
 	add(3, "a.b,c.d", "a!b!c!d!e!not-for-mail", testNow.Add(-2*time.Hour)) // 6 hops
-	noArrival := add(4, "a.b", "x!!y", time.Time{})                       // 2 hops (empty entry ignored), age unknown
+	noArrival := add(4, "a.b", "x!!y", time.Time{})                        // 2 hops (empty entry ignored), age unknown
 	input := strings.Join(lines, "\n") + "\n"
 	for _, tc := range []struct {
 		name string
