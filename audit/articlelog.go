@@ -13,8 +13,9 @@ import (
 	"nxmit/batch"
 )
 
-// Outcomes written in the article log. The first six are final for the line; deferred
-// and requeued lines went to the site's deferral file and come back in a later pass.
+// Outcomes written in the article log. All but deferred and requeued are final for the
+// line; deferred and requeued lines went to the site's deferral file and come back in a
+// later pass.
 const (
 	Accepted  = "accepted"  // the peer took it (239, 235)
 	Refused   = "refused"   // the peer has it (438, 435)
@@ -23,6 +24,7 @@ const (
 	Malformed = "malformed" // the queue line could not be parsed
 	Deferred  = "deferred"  // the peer said later (431, 436): in S.defer
 	Requeued  = "requeued"  // the article could not be read now: in S.defer
+	Filtered  = "filtered"  // excluded by the site's feed shaping (hashfeed, max-crosspost, ...): never sent
 )
 
 // An Entry is one line of the article log:
@@ -121,7 +123,7 @@ func ParseEntry(line string) (Entry, error) {
 	}
 	e.Site, e.Host, e.Outcome, e.MessageID, e.Article = dash(f[1]), dash(f[2]), f[3], dash(f[4]), dash(f[5])
 	switch e.Outcome {
-	case Accepted, Refused, Rejected, Missing, Malformed, Deferred, Requeued:
+	case Accepted, Refused, Rejected, Missing, Malformed, Deferred, Requeued, Filtered:
 	default:
 		return e, fmt.Errorf("article log: unknown outcome %q", e.Outcome)
 	}

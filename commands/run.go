@@ -250,6 +250,10 @@ func (r *runner) site(ctx context.Context, site string) int {
 	opt.Connections = got
 	opt.Queue = q
 	opt.Store = r.store
+	if opt.Shape, err = p.shaper(r.store); err != nil {
+		fail("send", err)
+		return status
+	}
 	opt.Warn = warn("send")
 	opt.Command = command
 	defer auditPass(&opt, p, q, opt.Warn)()

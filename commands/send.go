@@ -52,6 +52,9 @@ func (c *SendCmd) Run(g *Globals) error {
 	opt := peer.sendOptions()
 	opt.Queue = q
 	opt.Store = store
+	if opt.Shape, err = peer.shaper(store); err != nil {
+		return err
+	}
 	progress := newProgress(g, "send "+c.Site, q)
 	opt.Progress = progress.add
 	// Warnings go through the progress bar, which prints them above itself.

@@ -11,7 +11,9 @@ import (
 
 	"nxmit/batch"
 	"nxmit/config"
+	"nxmit/linefilter"
 	"nxmit/nntp"
+	"nxmit/spoolfmt"
 	"nxmit/xmit"
 )
 
@@ -154,6 +156,30 @@ func (p peer) sendOptions() xmit.Options {
 		MaxArticles: p.MaxArticles,
 		Command:     fmt.Sprintf("nxmit send %s", p.Site),
 	}
+}
+
+// shaper returns the site's feed shaping (delay, hashfeed, max-crosspost, max-hops,
+// max-size) as a line filter over store, or nil when the site takes its whole feed.
+func (p peer) shaper(store *spoolfmt.Store) (*linefilter.Filter, error) {
+	s := p.Settings
+	opt := linefilter.Options{
+		MinAge:       s.Delay,
+		MaxCrosspost: s.MaxCrosspost,
+		MaxHops:      s.MaxHops,
+		MaxSize:      s.MaxSize,
+		Spool:        store,
+	}
+	if s.HashFeed != "" {
+		h, err := linefilter.ParseHashFeed(s.HashFeed)
+		if err != nil {
+			return nil, fmt.Errorf("site %s: %w", p.Site, err)
+		}
+		opt.Hash = h
+	}
+	if !opt.Shapes() {
+		return nil, nil
+	}
+	return linefilter.New(opt)
 }
 
 // siteConfigCache keeps the configuration file read once per process.

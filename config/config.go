@@ -56,6 +56,12 @@ type Settings struct {
 	ArticleLog string
 	// ArticleLogMaxSize rotates the article log to FILE.1 at this size (0: never).
 	ArticleLogMaxSize int64
+	// Feed shaping, applied when a backlog is sent (see linefilter.Options).
+	Delay        time.Duration // articles younger than this stay queued for a later pass
+	HashFeed     string        // Diablo hashfeed buckets the site takes ("" all)
+	MaxCrosspost int           // articles in more groups are not sent (0: no limit)
+	MaxHops      int           // articles with more Path entries are not sent (0: no limit)
+	MaxSize      int64         // larger articles (wire bytes) are not sent (0: no limit)
 
 	set   uint32         // bit i: siteKeys[i] given
 	lines map[string]int // line of each key given in a file
@@ -131,6 +137,10 @@ func Builtin() Settings {
 		{"rotate-min-size", "10m"},
 		{"rotate-max-age", "4m"},
 		{"retry-delay", "10m"},
+		{"delay", "0"},
+		{"max-crosspost", "0"},
+		{"max-hops", "0"},
+		{"max-size", "0"},
 	} {
 		if err := s.Set(kv[0], kv[1], 0); err != nil {
 			panic("config: bad built-in default: " + err.Error())

@@ -78,6 +78,11 @@
 //	rotate-min-size  rotate the feed file once it is this big (default 10m)
 //	rotate-max-age   ... or once it is this old (default 4m; both 0: whenever not empty)
 //	retry-delay      deferred articles wait this long before they are requeued (default 10m)
+//	delay            a delayed feed: articles younger than this stay queued (default 0)
+//	hashfeed         send only these Diablo hashfeed buckets, e.g. 1/3 (default: all)
+//	max-crosspost    do not send articles posted to more groups (default 0: no limit)
+//	max-hops         do not send articles with more Path entries (default 0: no limit)
+//	max-size         do not send larger articles, wire bytes (default 0: no limit)
 //
 // Precedence, highest first: the command line, the site block, the defaults block, the
 // built-in default.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"nxmit/linefilter"
 )
 
 // siteKey describes one site parameter: how to parse it into Settings, copy it between
@@ -38,6 +40,21 @@ var siteKeys = []siteKey{
 	durKey("retry-delay", func(s *Settings) *time.Duration { return &s.RetryDelay }, false),
 	strKey("article-log", func(s *Settings) *string { return &s.ArticleLog }, checkNonEmpty),
 	int64Key("article-log-max-size", func(s *Settings) *int64 { return &s.ArticleLogMaxSize }, true),
+	durKey("delay", func(s *Settings) *time.Duration { return &s.Delay }, false),
+	strKey("hashfeed", func(s *Settings) *string { return &s.HashFeed }, checkHashFeed),
+	intKey("max-crosspost", func(s *Settings) *int { return &s.MaxCrosspost }, 0, math.MaxInt32),
+	intKey("max-hops", func(s *Settings) *int { return &s.MaxHops }, 0, math.MaxInt32),
+	int64Key("max-size", func(s *Settings) *int64 { return &s.MaxSize }, true),
+}
+
+// checkHashFeed accepts what filter --hash accepts (linefilter.ParseHashFeed), or "" for
+// the whole feed.
+func checkHashFeed(v string) error {
+	if v == "" {
+		return nil
+	}
+	_, err := linefilter.ParseHashFeed(v)
+	return err
 }
 
 func siteKeyIndex(name string) int {

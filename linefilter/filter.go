@@ -584,3 +584,46 @@ func Date(article []byte) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// Decision is what a send pass does with one line (see Filter.Decide).
+type Decision uint8
+
+// Decisions of Filter.Decide.
+const (
+	Offer   Decision = iota // passes every test: offer it to the peer
+	Exclude                 // fails a test: never sent to this site (blanked, counted filtered)
+	Hold                    // younger than MinAge: left queued for a later pass
+	Gone                    // the article is not in the spool any more
+)
+
+// Decide runs the tests on one line for a send pass, which then offers, drops, holds or
+// counts the line missing. buf is scratch space for the article, returned for reuse. An
+// error means the article could not be read now. Invert and Dedupe do not apply. It is
+// safe for concurrent use.
+func (f *Filter) Decide(l batch.Line, buf []byte) (Decision, []byte, error) {
+	if !f.spool {
+		v, err := f.cheap(l)
+		return decision(v), buf, err
+	}
+	v, buf, err := f.test(l, buf)
+	return decision(v), buf, err
+}
+
+func decision(v verdict) Decision {
+	switch v {
+	case pass:
+		return Offer
+	case failYoung:
+		return Hold
+	case failMissing:
+		return Gone
+	case failError:
+		return Offer // let the send pass read it and report
+	}
+	return Exclude
+}
+
+// Shapes reports whether the options shape a feed at all.
+func (o Options) Shapes() bool {
+	return o.Hash != nil || o.MinAge > 0 || o.MaxCrosspost > 0 || o.MaxHops > 0 || o.MaxSize > 0 || o.MinSize > 0
+}

@@ -10,6 +10,7 @@ import (
 
 	"nxmit/audit"
 	"nxmit/batch"
+	"nxmit/linefilter"
 	"nxmit/nntp"
 	"nxmit/spoolfmt"
 )
@@ -43,9 +44,10 @@ type feeder struct {
 	local    []*pending     // lines NextOffers finished without the peer, blanked together
 	hidden   int64          // malformed-line warnings not shown
 
-	host    string        // the peer's host, for the article log
-	entries []audit.Entry // article log entries not written yet
-	logErr  bool          // the article log failed once: warned, not again
+	host     string        // the peer's host, for the article log
+	entries  []audit.Entry // article log entries not written yet
+	logErr   bool          // the article log failed once: warned, not again
+	shapeBuf []byte        // scratch for Shape's article reads
 }
 
 // maxMalformedShown bounds the malformed-line warnings of a pass: a backlog of garbage
@@ -220,6 +222,9 @@ func (f *feeder) nextLine() (*pending, bool) {
 				continue
 			}
 		}
+		if f.opt.Shape != nil && !f.shape(p) {
+			continue
+		}
 		return p, true
 	}
 	return nil, false
@@ -252,6 +257,33 @@ func (f *feeder) fillMessageID(p *pending) bool {
 		return false
 	}
 	p.rec.Line.MessageID = mid
+	return true
+}
+
+// shape applies the site's feed shaping to a line and reports whether to offer it. An
+// excluded line is finished (Filtered), a missing one too (Missing). A line too young
+// for the delay is left as it is, and so is the rest of its backlog: a backlog is in
+// arrival order, so what follows is younger still. The backlog is not read further in
+// this pass, which then goes on with the next one.
+func (f *feeder) shape(p *pending) bool {
+	d, buf, _ := f.opt.Shape.Decide(p.rec.Line, f.shapeBuf)
+	f.shapeBuf = buf[:0]
+	switch d {
+	case linefilter.Exclude:
+		f.stats.Filtered++
+		f.record(p, audit.Filtered, 0, nil, "excluded by the site's feed shaping")
+		f.finish(p)
+		return false
+	case linefilter.Gone:
+		f.stats.Missing++
+		f.record(p, audit.Missing, 0, nil, "not in the spool")
+		f.finish(p)
+		return false
+	case linefilter.Hold:
+		f.stats.Held++
+		f.cur = nil // stays open, unfinished; closed with the others at the end
+		return false
+	}
 	return true
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"nxmit/audit"
 	"nxmit/batch"
+	"nxmit/linefilter"
 	"nxmit/nntp"
 	"nxmit/spoolfmt"
 )
@@ -51,6 +52,11 @@ type Options struct {
 	Progress func(done int64)
 	// LogRejected, when set, is told of every rejected article (innxmit -l).
 	LogRejected func(l batch.Line, r nntp.Reply)
+	// Shape, when set, is the site's feed shaping (hashfeed, delay, max-crosspost,
+	// max-hops, max-size), decided for each line before it is offered: an excluded
+	// article is finished as Filtered; one younger than the delay stops the reading of
+	// its backlog, whose rest stays queued for a later pass (counted in Held).
+	Shape *linefilter.Filter
 	// Command names the holder in the send lock ("nxmit send SITE").
 	Command string
 

@@ -8,8 +8,8 @@ import (
 )
 
 // Stats counts what one send pass did. Every line taken from a backlog ends in exactly one
-// of Accepted, Refused, Rejected, Missing, Deferred, Requeued or Malformed, or it is still
-// queued (Unsent) when the pass stops early.
+// of Accepted, Refused, Rejected, Missing, Deferred, Requeued, Filtered or Malformed, or it
+// is still queued (Unsent, or Held by a delay) when the pass stops.
 type Stats struct {
 	Offered  int64 // CHECK, TAKETHIS without CHECK, and IHAVE commands, counted as innxmit does
 	Accepted int64 // 239 / 235
@@ -22,6 +22,12 @@ type Stats struct {
 	Malformed int64
 	// Unsent lines were taken but not finished when the pass stopped; they stay queued.
 	Unsent int64
+	// Filtered lines were excluded by the site's feed shaping (hashfeed, max-crosspost,
+	// max-hops, max-size): final, never sent to this site.
+	Filtered int64
+	// Held lines were younger than the site's delay: each stopped the reading of its
+	// backlog, and it and the rest of that backlog stay queued for a later pass.
+	Held int64
 
 	AcceptedBytes int64 // accsize: wire bytes of accepted articles
 	RejectedBytes int64 // rejsize
@@ -34,7 +40,7 @@ type Stats struct {
 
 // Done returns how many lines reached a final answer (everything but Unsent and Malformed).
 func (s Stats) Done() int64 {
-	return s.Accepted + s.Refused + s.Rejected + s.Missing + s.Deferred + s.Requeued
+	return s.Accepted + s.Refused + s.Rejected + s.Missing + s.Deferred + s.Requeued + s.Filtered
 }
 
 // Rate returns the articles per second that reached a final answer.
@@ -57,12 +63,12 @@ func (s Stats) TimesLine(host string) string {
 		host, s.User.Seconds(), s.System.Seconds(), s.Elapsed.Seconds())
 }
 
-// DetailLine is nxmit's own line with what innxmit's format has no room for. Its
-// "queued" is Unsent: lines offered but unanswered when the pass stopped (lines never
+// DetailLine is nxmit's own line with what innxmit's format has no room for (fields added
+// later go at its end, so parsers of the older line keep working). Its "queued" is Unsent: lines offered but unanswered when the pass stopped (lines never
 // read stay queued too, uncounted).
 func (s Stats) DetailLine(host string) string {
-	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f",
-		host, s.Deferred, s.Requeued, s.Malformed, s.Unsent, s.Connections, s.NoCheck, s.Rate())
+	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d",
+		host, s.Deferred, s.Requeued, s.Malformed, s.Unsent, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held)
 }
 
 // Counts returns the pass's answers by outcome, for the site's running totals.
