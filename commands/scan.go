@@ -25,7 +25,7 @@ type ScanCmd struct {
 	MaxSize byteCount `help:"Keep only articles of at most this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
 	History string    `help:"INN's history file (default: inn.conf's pathdb/history)." type:"path" placeholder:"FILE"`
 	Stats   bool      `help:"Print the counts on stderr at the end."`
-	Workers int       `help:"Articles read at once (default: 4 per CPU, at most 32)." placeholder:"N" hidden:""`
+	Workers int       `help:"Articles read at once (default: 2 per CPU, at most 16)." placeholder:"N" hidden:""`
 }
 
 // Help is shown under the subcommand's usage.

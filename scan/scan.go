@@ -55,7 +55,8 @@ type Options struct {
 	Groups *wildmat.Expr
 	// MinSize and MaxSize bound the article's size in wire format; 0 is no bound.
 	MinSize, MaxSize int64
-	// Workers is the number of articles read at once; 0 means 4 per CPU, at most 32.
+	// Workers is the number of articles read at once; 0 means 2 per CPU, at most 16 (on
+	// a spool in the page cache more only contend; a spool on disk gains from a few).
 	Workers int
 	// Warn receives malformed history lines ("FILE:LINE: reason") and articles that
 	// could not be read or do not match their history line.
@@ -214,7 +215,7 @@ func run(h *os.File, pos position, opt Options, st *Stats, emit func(*chunk) err
 
 	workers := opt.Workers
 	if workers <= 0 {
-		workers = min(4*runtime.GOMAXPROCS(0), 32)
+		workers = min(2*runtime.GOMAXPROCS(0), 16)
 	}
 	jobs := make(chan *chunk, workers)
 	order := make(chan *chunk, 2*workers)
