@@ -297,3 +297,21 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestShapingKeys(t *testing.T) {
+	c, err := Parse(strings.NewReader("site big {\n  delay: 30m\n  hashfeed: 2/3\n  max-crosspost: 5\n  max-hops: 20\n  max-size: 1m\n}\nsite small {\n}\n"), "nxmit.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Resolve("big")
+	if s.Delay != 30*time.Minute || s.HashFeed != "2/3" || s.MaxCrosspost != 5 || s.MaxHops != 20 || s.MaxSize != 1<<20 {
+		t.Errorf("big: %+v", s)
+	}
+	if s := c.Resolve("small"); s.Delay != 0 || s.HashFeed != "" || s.MaxCrosspost != 0 || s.MaxHops != 0 || s.MaxSize != 0 {
+		t.Errorf("small: %+v", s)
+	}
+	_, err = Parse(strings.NewReader("site big {\n  hashfeed: 4/3\n}\n"), "nxmit.conf")
+	if err == nil || !strings.Contains(err.Error(), "nxmit.conf:2") {
+		t.Errorf("bad hashfeed: %v", err)
+	}
+}

@@ -158,3 +158,32 @@ func TestShaping(t *testing.T) {
 		t.Errorf("--hash without spool on a token alone: %v %v %+v", out, warns, st)
 	}
 }
+
+func FuzzParseHashFeed(f *testing.F) {
+	for _, s := range []string{"1/3", "2-3/4:4", "1/2,4/8", "3/4_6", "1-/3", "0/0", "4294967295/4294967295:12"} {
+		f.Add(s, "<a@b>")
+	}
+	f.Fuzz(func(t *testing.T, expr, mid string) {
+		h, err := ParseHashFeed(expr)
+		if err != nil {
+			return
+		}
+		// Every accepted entry has 1 <= start <= end <= mod and offset <= 12, so a
+		// match never panics, and the union over K of K/N is everything.
+		for _, e := range h.entries {
+			if e.start < 1 || e.end < e.start || e.end > e.mod || e.offset > 12 {
+				t.Fatalf("%q accepted with entry %+v", expr, e)
+			}
+			n := 0
+			for k := uint32(1); k <= min(e.mod, 64); k++ {
+				if Bucket(mid, e.mod, int(e.offset)) == k {
+					n++
+				}
+			}
+			if e.mod <= 64 && n != 1 {
+				t.Fatalf("%s falls in %d buckets of %d", mid, n, e.mod)
+			}
+		}
+		h.Match(mid)
+	})
+}
