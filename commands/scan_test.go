@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"nxmit/batch"
 	"nxmit/internal/innlab"
+	"nxmit/linefilter"
 )
 
 // TestScanCommand scans a real innd's history to stdout and into a site's queue: the
@@ -65,5 +67,47 @@ func TestScanCommand(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s left behind", filepath.Base(p))
 		}
+	}
+}
+
+// TestRunShapedSite runs the crontab's "nxmit run" for a site with hashfeed and
+// max-crosspost in nxmit.conf: the peer gets exactly the articles of its bucket with few
+// enough groups, the detail line counts the others as filtered, and the queue ends empty.
+func TestRunShapedSite(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig(fmt.Sprintf("# /etc/news/nxmit.conf\nsite peer {\n    host: 127.0.0.1\n    port: %d\n    rotate-min-size: 0\n    rotate-max-age: 0\n    hashfeed: 2/3\n    max-crosspost: 2\n}\n", l.receiver.Port))
+	arts := innlab.Generate(innlab.GenOptions{Count: 120, Seed: l.seed, Specials: true})
+	if err := l.sender.Inject(arts); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := linefilter.ParseHashFeed("2/3")
+	var want, other []string
+	for _, a := range arts {
+		if h.Match(a.MessageID) && len(a.Newsgroups) <= 2 {
+			want = append(want, a.MessageID)
+		} else {
+			other = append(other, a.MessageID)
+		}
+	}
+	if _, stderr, status := l.nxmit("run"); status != 0 || stderr != "" {
+		t.Fatalf("run: status %d, %s", status, stderr)
+	}
+	if m := l.missing(want); len(m) != 0 {
+		t.Errorf("peer lacks %d of its %d articles", len(m), len(want))
+	}
+	if m := l.missing(other); len(m) != len(other) {
+		t.Errorf("peer got %d articles outside its hashfeed or over max-crosspost", len(other)-len(m))
+	}
+	detail := ""
+	for _, m := range l.syslog.Messages() {
+		if strings.Contains(m.Text, " nxmit deferred ") {
+			detail = m.Text
+		}
+	}
+	if !strings.Contains(detail, fmt.Sprintf(" filtered %d held 0", len(other))) {
+		t.Errorf("detail line %q, want filtered %d", detail, len(other))
+	}
+	if files := l.queueFiles("peer"); len(files) != 0 {
+		t.Errorf("queue left: %v", files)
 	}
 }
