@@ -26,6 +26,8 @@ type ScanCmd struct {
 	History string    `help:"INN's history file (default: inn.conf's pathdb/history)." type:"path" placeholder:"FILE"`
 	Stats   bool      `help:"Print the counts on stderr at the end."`
 	Workers int       `help:"Articles read at once (default: 2 per CPU, at most 16)." placeholder:"N" hidden:""`
+	// CheckpointEvery is for tests that kill a scan after a fraction of a second.
+	CheckpointEvery time.Duration `help:"Interval between checkpoints of --site (default 2s)." placeholder:"DURATION" hidden:""`
 }
 
 // Help is shown under the subcommand's usage.
@@ -66,6 +68,8 @@ func (c *ScanCmd) Run(g *Globals) error {
 		MaxSize:  int64(c.MaxSize),
 		Workers:  c.Workers,
 		Key:      c.key(),
+
+		CheckpointEvery: c.CheckpointEvery,
 	}
 	if c.Groups != "" {
 		e, err := wildmat.CompilePoison(c.Groups)

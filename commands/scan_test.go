@@ -1,12 +1,15 @@
 package commands
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"nxmit/batch"
 	"nxmit/internal/innlab"
@@ -110,4 +113,87 @@ func TestRunShapedSite(t *testing.T) {
 	if files := l.queueFiles("peer"); len(files) != 0 {
 		t.Errorf("queue left: %v", files)
 	}
+}
+
+// TestScanKilled kills "nxmit scan --site" with SIGKILL at random moments over a
+// 120,000-entry history and runs it again each time: the backlog finally installed is
+// byte for byte the output of an uninterrupted scan, and none is installed before.
+func TestScanKilled(t *testing.T) {
+	bin := nxmitBinary(t)
+	inst := innlab.StartT(t, innlab.Options{})
+	if err := inst.Inject(innlab.Generate(innlab.GenOptions{Count: 2000, Seed: 1720, Size: 1000})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Ctlinnd("flush", ""); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(inst.PathDB, "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := filepath.Join(t.TempDir(), "history")
+	if err := os.WriteFile(history, bytes.Repeat(data, 60), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--innconf", inst.InnConf, "scan", "--history", history, "--checkpoint-every", "20ms"}
+	want, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := batch.Queue{Dir: inst.Outgoing, Site: "peer"}
+	rng := rand.New(rand.NewPCG(17, 20))
+	kills, resumed := 0, 0
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("no complete scan after %d kills", kills)
+		}
+		cmd := exec.Command(bin, append(args, "--site", "peer", "-v")...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var werr error
+		killed := false
+		if kills < 20 {
+			select {
+			case werr = <-done:
+			case <-time.After(time.Duration(50+rng.IntN(300)) * time.Millisecond):
+				cmd.Process.Kill()
+				<-done
+				killed = true
+			}
+		} else {
+			werr = <-done
+		}
+		if strings.Contains(stderr.String(), "(resumed)") {
+			resumed++
+		}
+		if killed {
+			kills++
+			if files, _ := q.Backlogs(); len(files) != 0 {
+				t.Fatalf("a killed scan installed %v", files)
+			}
+			continue
+		}
+		if werr != nil {
+			t.Fatalf("scan: %v: %s", werr, stderr.String())
+		}
+		break
+	}
+	files, err := q.Backlogs()
+	if err != nil || len(files) != 1 {
+		t.Fatalf("backlogs %v %v", files, err)
+	}
+	got, err := os.ReadFile(files[0].Path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("backlog after %d kills differs from the uninterrupted scan (%d bytes, want %d)", kills, len(got), len(want))
+	}
+	if kills > 0 && resumed == 0 {
+		t.Errorf("the final run did not resume")
+	}
+	t.Logf("%d kills; backlog of %d lines identical", kills, bytes.Count(got, []byte{'\n'}))
 }
