@@ -59,8 +59,15 @@ func startLab(t *testing.T, method innlab.Method, n int) *labSpool {
 			a.mid = "<PostMaster@Lab.TEST>" // INN hashes its local part case-insensitively too
 		}
 		var b bytes.Buffer
-		fmt.Fprintf(&b, "Path: injector!not-for-mail\nFrom: t@lab.test\nNewsgroups: %s\nSubject: scan %d\nDate: %s\nMessage-ID: %s\n\n",
-			strings.Join(a.groups, ","), i, a.posted.Format(time.RFC1123Z), a.mid)
+		fmt.Fprintf(&b, "Path: injector!not-for-mail\nFrom: t@lab.test\nSubject: scan %d\nDate: %s\n", i, a.posted.Format(time.RFC1123Z))
+		if i == 8 {
+			// A header longer than the first read (16 KB), Message-ID and Newsgroups
+			// after it.
+			for range 300 {
+				b.WriteString("X-Filler: " + strings.Repeat("x", 80) + "\n")
+			}
+		}
+		fmt.Fprintf(&b, "Newsgroups: %s\nMessage-ID: %s\n\n", strings.Join(a.groups, ","), a.mid)
 		for b.Len() < a.size {
 			b.WriteString("a line of body text for the scan test\n")
 		}

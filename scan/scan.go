@@ -34,8 +34,12 @@ import (
 
 // Spool is what a scan needs of an article store; *spoolfmt.Store has it.
 type Spool interface {
-	// Open returns a reader of the article in wire format; a missing one gives an
-	// error wrapping spoolfmt.ErrMissing.
+	// Head returns at most limit bytes of the start of the article in wire format and
+	// its size (-1: unknown without reading it all); a missing one gives an error
+	// wrapping spoolfmt.ErrMissing.
+	Head(tok spoolfmt.Token, buf []byte, limit int) ([]byte, int64, error)
+	// Open returns a reader of the article in wire format, for the rare header longer
+	// than Head's limit and for sizes Head cannot tell.
 	Open(tok spoolfmt.Token) (*spoolfmt.ArticleReader, error)
 }
 
@@ -359,8 +363,12 @@ type examiner struct {
 	buf []byte
 }
 
-// headerLimit bounds the header read for the Message-ID and Newsgroups.
-const headerLimit = 1 << 20
+// headerLimit bounds the header read for the Message-ID and Newsgroups; headLimit is
+// the first read, which holds the whole of most articles.
+const (
+	headerLimit = 1 << 20
+	headLimit   = 16 << 10
+)
 
 // examine decides one item: reads the article's header, checks its Message-ID
 // against the history hash, and applies the groups and size tests.
@@ -369,27 +377,38 @@ func (x *examiner) examine(it *item) {
 	where := func(format string, args ...any) error {
 		return fmt.Errorf("%s:%d: %s: %s", o.History, it.line, it.entry.Token, fmt.Sprintf(format, args...))
 	}
-	r, err := o.Spool.Open(it.entry.Token)
-	if errors.Is(err, spoolfmt.ErrMissing) {
-		it.v = failMissing
-		return
-	}
-	if err != nil {
+	fail := func(err error) {
+		if errors.Is(err, spoolfmt.ErrMissing) {
+			it.v = failMissing
+			return
+		}
 		it.v, it.err = failError, where("%v", err)
-		return
 	}
-	defer r.Close()
-	hdr, complete, err := x.readHeader(r)
-	if errors.Is(err, spoolfmt.ErrMissing) {
-		it.v = failMissing
-		return
-	}
+	hdr, size, err := o.Spool.Head(it.entry.Token, x.buf, headLimit)
 	if err != nil {
-		it.v, it.err = failError, where("%v", err)
+		fail(err)
 		return
+	}
+	if cap(hdr) > cap(x.buf) {
+		x.buf = hdr[:0]
+	}
+	complete := bytes.Contains(hdr, []byte("\r\n\r\n"))
+	if !complete && len(hdr) == headLimit {
+		// A long header: read on.
+		r, err := o.Spool.Open(it.entry.Token)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer r.Close()
+		hdr, complete, err = x.readHeader(r)
+		if err != nil {
+			fail(err)
+			return
+		}
 	}
 	if !complete {
-		it.v, it.err = failMismatch, where("no end of header in the first %d bytes", headerLimit)
+		it.v, it.err = failMismatch, where("no end of header in the first %d bytes", len(hdr))
 		return
 	}
 	mid := spoolfmt.MessageID(hdr)
@@ -402,14 +421,11 @@ func (x *examiner) examine(it *item) {
 		return
 	}
 	if o.MinSize > 0 || o.MaxSize > 0 {
-		size := r.Size()
 		if size < 0 {
-			n, err := io.Copy(io.Discard, r)
-			if err != nil {
-				it.v, it.err = failError, where("%v", err)
+			if size, err = x.wholeSize(it.entry.Token); err != nil {
+				fail(err)
 				return
 			}
-			size = int64(len(hdr)) + n
 		}
 		if (o.MinSize > 0 && size < o.MinSize) || (o.MaxSize > 0 && size > o.MaxSize) {
 			it.v = failSize
@@ -428,6 +444,16 @@ func (x *examiner) examine(it *item) {
 	}
 	it.out = append(out, '\n')
 	it.v = pass
+}
+
+// wholeSize reads an article to its end to tell its size in wire format.
+func (x *examiner) wholeSize(tok spoolfmt.Token) (int64, error) {
+	r, err := x.opt.Spool.Open(tok)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return io.Copy(io.Discard, r)
 }
 
 // readHeader reads r up to and including the blank line ending the header, into
