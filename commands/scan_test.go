@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,12 @@ func TestScanCommand(t *testing.T) {
 	data, err := os.ReadFile(files[0].Path)
 	if err != nil || string(data) != all {
 		t.Errorf("backlog %s differs from the stdout scan: %v", files[0].Path, err)
+	}
+	// Run as root, the backlog belongs to the outgoing directory's owner (news), who
+	// sends it.
+	var dirSt, fileSt syscall.Stat_t
+	if syscall.Stat(inst.Outgoing, &dirSt) == nil && syscall.Stat(files[0].Path, &fileSt) == nil && fileSt.Uid != dirSt.Uid {
+		t.Errorf("backlog owned by uid %d, the outgoing directory by %d", fileSt.Uid, dirSt.Uid)
 	}
 	for _, p := range []string{q.ScanPath(), q.ScanPath() + batch.CheckpointSuffix} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
