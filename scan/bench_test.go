@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"nxmit/internal/innlab"
 )
@@ -34,47 +33,48 @@ func TestScanBenchmark(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "nxmit").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
-	history := filepath.Join(inst.PathDB, "history")
 
-	// measure runs a shell command runs times and returns the median wall time, the
-	// peak RSS GNU time reports (when the script writes it to rssFile) and the output's
-	// line count of the last run. (The rusage of a child forked from this process would
-	// include this process's memory.)
-	rssFile := filepath.Join(t.TempDir(), "rss")
-	measure := func(script string, runs int) (time.Duration, int64, int) {
-		var times []time.Duration
-		var rss int64
-		var lines int
-		for range runs {
-			os.Remove(rssFile)
-			cmd := exec.Command("sh", "-c", script)
-			cmd.Env = inst.Env()
-			var out bytes.Buffer
-			cmd.Stdout = &out
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			start := time.Now()
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("%s: %v: %s", script, err, stderr.Bytes())
-			}
-			times = append(times, time.Since(start))
-			if b, err := os.ReadFile(rssFile); err == nil {
-				var kib int64
-				fmt.Sscan(string(b), &kib)
-				rss = max(rss, kib)
-			}
-			lines = bytes.Count(out.Bytes(), []byte{'\n'})
+	// run runs a command under GNU time and returns its wall and CPU (user + system)
+	// seconds, its peak RSS in KiB (of the largest process) and its output's lines.
+	// (The rusage of a child forked from this test would include the test's memory.)
+	timeFile := filepath.Join(t.TempDir(), "time")
+	run := func(args ...string) (wall, cpu float64, rss int64, lines int) {
+		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%e %U %S %M", "-o", timeFile}, args...)...)
+		cmd.Env = inst.Env()
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, stderr.Bytes())
 		}
-		slices.Sort(times)
-		return times[len(times)/2], rss, lines
+		b, err := os.ReadFile(timeFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var user, sys float64
+		fmt.Sscan(string(b), &wall, &user, &sys, &rss)
+		return wall, user + sys, rss, bytes.Count(out.Bytes(), []byte{'\n'})
 	}
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	// compare runs the FAQ pipeline and nxmit scan alternately (the machine's load
+	// drifts) and logs the medians of wall and CPU time and their ratios.
 	sm := filepath.Join(innlab.Binaries(), "sm")
-	faq := fmt.Sprintf(`awk -F'\t' '$3 != "" {print $3}' %s | %s -H | grep -i '^message-id:'`, history, sm)
-	nx := fmt.Sprintf("/usr/bin/time -f %%M -o %s %s --innconf %s scan", rssFile, bin, inst.InnConf)
-	tf, _, nf := measure(faq, 5)
-	tn, rn, nn := measure(nx, 5)
-	t.Logf("%d-article history: FAQ pipeline %v (%d ids), nxmit scan %v (%d lines, peak RSS %d KiB): x%.1f",
-		articles, tf.Round(time.Millisecond), nf, tn.Round(time.Millisecond), nn, rn, tf.Seconds()/tn.Seconds())
+	compare := func(what, hist string, runs int) {
+		faq := fmt.Sprintf(`awk -F'\t' '$3 != "" {print $3}' %s | %s -H | grep -i '^message-id:'`, hist, sm)
+		var fw, fc, nw, nc, wr, cr []float64
+		var rss int64
+		var fl, nl int
+		for range runs {
+			w1, c1, _, l1 := run("sh", "-c", faq)
+			w2, c2, r2, l2 := run(bin, "--innconf", inst.InnConf, "scan", "--history", hist)
+			fw, fc, nw, nc = append(fw, w1), append(fc, c1), append(nw, w2), append(nc, c2)
+			wr, cr = append(wr, w1/w2), append(cr, c1/c2)
+			rss, fl, nl = max(rss, r2), l1, l2
+		}
+		t.Logf("%s: FAQ pipeline wall %.2fs CPU %.2fs (%d ids); nxmit scan wall %.2fs CPU %.2fs (%d lines, %.0f lines/s, peak RSS %d KiB); ratio FAQ/nxmit wall x%.2f, CPU x%.2f",
+			what, median(fw), median(fc), fl, median(nw), median(nc), nl, float64(nl)/median(nw), rss, median(wr), median(cr))
+	}
+	history := filepath.Join(inst.PathDB, "history")
+	compare(fmt.Sprintf("%d-entry history", articles), history, 7)
 
 	// A history of 1,000,000 entries: the real lines, each 50 times.
 	big := filepath.Join(t.TempDir(), "history")
@@ -94,13 +94,12 @@ func TestScanBenchmark(t *testing.T) {
 	}
 	w.Flush()
 	f.Close()
-	info, _ := os.Stat(big)
-	tb, rb, nb := measure(nx+" --history "+big, 3)
-	t.Logf("%d-entry history (%d MB), every entry stored: %v, %.0f lines/s, %d written, peak RSS %d KiB",
-		n, info.Size()>>20, tb.Round(time.Millisecond), float64(n)/tb.Seconds(), nb, rb)
-	tp, rp, _ := measure(nx+" --history "+big+" --until 2000-01-01", 3)
-	t.Logf("%d-entry history, all outside the time range (no spool reads): %v, %.0f lines/s, peak RSS %d KiB",
-		n, tp.Round(time.Millisecond), float64(n)/tp.Seconds(), rp)
-	tq, _, _ := measure(fmt.Sprintf(`awk -F'\t' '$3 != "" {print $3}' %s | %s -H | grep -i '^message-id:'`, big, sm), 3)
-	t.Logf("%d-entry history, FAQ pipeline: %v: nxmit x%.1f", n, tq.Round(time.Millisecond), tq.Seconds()/tb.Seconds())
+	compare(fmt.Sprintf("%d-entry history", n), big, 3)
+	var pw []float64
+	var prss int64
+	for range 3 {
+		w, _, r, _ := run(bin, "--innconf", inst.InnConf, "scan", "--history", big, "--until", "2000-01-01")
+		pw, prss = append(pw, w), max(prss, r)
+	}
+	t.Logf("%d-entry history, none in the time range (no spool reads): wall %.2fs, %.0f lines/s, peak RSS %d KiB", n, median(pw), float64(n)/median(pw), prss)
 }
