@@ -186,12 +186,3 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
-
-// WriteAtomic replaces path with data durably: path.tmp, fsync, rename, fsync the
-// directory. A crash leaves the old content or the new, never a mix.
-func WriteAtomic(path string, data []byte) error { return writeAtomic(path, data) }
-
-// AdoptDirOwner gives a file that root creates in a queue directory the directory's
-// owner (news), so that a send pass running as news can blank its lines. It does nothing
-// for other users.
-func AdoptDirOwner(f *os.File) { adoptDirOwner(f) }

@@ -31,6 +31,14 @@ _nxmit_values() {
         --retry-delay) COMPREPLY=() ;;
         --groups|-g) COMPREPLY=() ;;
         --max-size) COMPREPLY=() ;;
+        --min-age) COMPREPLY=() ;;
+        --hash) COMPREPLY=() ;;
+        --max-crosspost) COMPREPLY=() ;;
+        --max-hops) COMPREPLY=() ;;
+        --site) COMPREPLY=() ;;
+        --since) COMPREPLY=() ;;
+        --until) COMPREPLY=() ;;
+        --history) COMPREPLY=($(compgen -f -- "$cur")) ;;
         --max-connections) COMPREPLY=() ;;
         --run-time) COMPREPLY=() ;;
         --rotate-min-size) COMPREPLY=() ;;
@@ -58,7 +66,8 @@ _nxmit() {
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
             requeue) flags+=' --retry-delay --compress --no-compress' ;;
             merge) flags+=' --remove --dedupe-queued --compress --no-compress' ;;
-            filter) flags+=' --dedupe -u --exists -e --groups -g --min-size --max-size --max-age --invert --stats' ;;
+            filter) flags+=' --dedupe -u --exists -e --groups -g --min-size --max-size --max-age --min-age --hash --max-crosspost --max-hops --invert --stats' ;;
+            scan) flags+=' --site --since --until --posted --groups -g --min-size --max-size --history --stats' ;;
             status) flags+=' --json --files -l --prometheus' ;;
             trace) flags+=' --json' ;;
             run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
@@ -69,7 +78,7 @@ _nxmit() {
     fi
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
-        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter status trace run innxmit completion' -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit completion' -- "$cur")) ;;
         completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
         send|rotate|requeue|merge|status|trace|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
         filter|innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;

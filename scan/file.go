@@ -202,7 +202,7 @@ func writeCheckpoint(path string, cp *checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("scan: checkpoint: %w", err)
 	}
-	if err := batch.WriteAtomic(path, append(data, '\n')); err != nil {
+	if err := batch.WriteFileAtomic(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("scan: checkpoint %s: %w", path, err)
 	}
 	return nil

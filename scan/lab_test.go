@@ -140,7 +140,7 @@ func TestScanLab(t *testing.T) {
 			tokens := map[string]string{}
 			for _, a := range lab.arts {
 				tok, hl := lab.grephistory(t, a.mid)
-				e, err := spoolfmt.ParseHistoryLine([]byte(hl))
+				e, err := spoolfmt.ParseHistoryLine(hl)
 				if err != nil {
 					t.Fatalf("grephistory -l %s: %q: %v", a.mid, hl, err)
 				}

@@ -270,9 +270,13 @@ func run(h *os.File, pos position, opt Options, st *Stats, emit func(*chunk) err
 					c.st.Remembered++
 					continue
 				}
-				t := e.Arrived
+				t := e.Arrived.Unix()
 				if opt.ByPosted {
-					t = e.Posted
+					// A line without a posting time counts as posted at 0.
+					t = 0
+					if !e.Posted.IsZero() {
+						t = e.Posted.Unix()
+					}
 				}
 				if (!opt.Since.IsZero() && t < since) || (!opt.Until.IsZero() && t >= until) {
 					c.st.Time++
