@@ -30,7 +30,8 @@ type family struct {
 func outcomes(m *SiteMetrics) [][2]any {
 	c := m.Totals.Counts
 	return [][2]any{{Accepted, c.Accepted}, {Refused, c.Refused}, {Rejected, c.Rejected},
-		{Missing, c.Missing}, {Deferred, c.Deferred}, {Requeued, c.Requeued}, {Malformed, c.Malformed}}
+		{Missing, c.Missing}, {Deferred, c.Deferred}, {Requeued, c.Requeued}, {Malformed, c.Malformed},
+		{Filtered, c.Filtered}}
 }
 
 var families = []family{

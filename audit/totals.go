@@ -19,6 +19,7 @@ type Counts struct {
 	Deferred  int64 `json:"deferred"`
 	Requeued  int64 `json:"requeued"`
 	Malformed int64 `json:"malformed"`
+	Filtered  int64 `json:"filtered"` // excluded by the site's feed shaping
 
 	AcceptedBytes int64 `json:"accepted_bytes"`
 	RejectedBytes int64 `json:"rejected_bytes"`
@@ -32,6 +33,7 @@ func (c *Counts) add(o Counts) {
 	c.Deferred += o.Deferred
 	c.Requeued += o.Requeued
 	c.Malformed += o.Malformed
+	c.Filtered += o.Filtered
 	c.AcceptedBytes += o.AcceptedBytes
 	c.RejectedBytes += o.RejectedBytes
 }

@@ -74,6 +74,6 @@ func (s Stats) DetailLine(host string) string {
 // Counts returns the pass's answers by outcome, for the site's running totals.
 func (s Stats) Counts() audit.Counts {
 	return audit.Counts{Accepted: s.Accepted, Refused: s.Refused, Rejected: s.Rejected, Missing: s.Missing,
-		Deferred: s.Deferred, Requeued: s.Requeued, Malformed: s.Malformed,
+		Deferred: s.Deferred, Requeued: s.Requeued, Malformed: s.Malformed, Filtered: s.Filtered,
 		AcceptedBytes: s.AcceptedBytes, RejectedBytes: s.RejectedBytes}
 }
