@@ -233,8 +233,10 @@ func parseInt(v string, min, max int64) (int64, error) {
 	return n, nil
 }
 
-// ParseDuration parses a duration as the file writes it: Go syntax ("90s", "1h30m") or
-// a plain number of seconds, as INN's files do. Negative durations are refused.
+// ParseDuration parses a duration, the one syntax of nxmit.conf, the command line and
+// filter: a plain number is seconds (innxmit's and INN's files' habit), otherwise one or
+// more numbers each with a unit, s, m, h, d (24h) or w (7d), as in 90s, 10m, 1h30m, 1.5d
+// (ms, us and ns are accepted too, as Go writes them). Negative durations are refused.
 func ParseDuration(v string) (time.Duration, error) {
 	if v != "" && strings.TrimLeft(v, "0123456789") == "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -243,14 +245,48 @@ func ParseDuration(v string) (time.Duration, error) {
 		}
 		return time.Duration(n) * time.Second, nil
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (like 90s, 10m, 1h30m, or seconds)", v)
+	bad := func() (time.Duration, error) {
+		return 0, fmt.Errorf("%q is not a duration (seconds, or with units s, m, h, d: 90, 90s, 10m, 1h30m, 1d)", v)
 	}
-	if d < 0 {
+	if strings.HasPrefix(v, "-") {
 		return 0, fmt.Errorf("%s is negative", v)
 	}
-	return d, nil
+	rest := strings.TrimPrefix(v, "+")
+	if rest == "" {
+		return bad()
+	}
+	var total float64
+	for rest != "" {
+		i := 0
+		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
+			i++
+		}
+		num, err := strconv.ParseFloat(rest[:i], 64)
+		if i == 0 || err != nil {
+			return bad()
+		}
+		rest = rest[i:]
+		j := 0
+		for j < len(rest) && !(rest[j] >= '0' && rest[j] <= '9' || rest[j] == '.') {
+			j++
+		}
+		unit, ok := durationUnits[rest[:j]]
+		if !ok {
+			return bad()
+		}
+		rest = rest[j:]
+		total += num * float64(unit)
+	}
+	if total >= math.MaxInt64 {
+		return 0, fmt.Errorf("%s is too long", v)
+	}
+	return time.Duration(total), nil
+}
+
+// durationUnits are ParseDuration's units.
+var durationUnits = map[string]time.Duration{
+	"ns": time.Nanosecond, "us": time.Microsecond, "µs": time.Microsecond, "ms": time.Millisecond,
+	"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour,
 }
 
 func formatDuration(d time.Duration) string {
