@@ -40,7 +40,7 @@ func run(args []string) int {
 	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "nxmit: %v\n", err)
+		fmt.Fprintf(os.Stderr, "nxmit: %s\n", commands.FlagError(args, err))
 		if ctx != nil {
 			fmt.Fprintf(os.Stderr, "Run 'nxmit %s --help' for usage.\n", ctx.Command())
 		}

@@ -4,6 +4,7 @@
 package commands
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,7 @@ func KongOptions() []kong.Option {
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Vars(defaultVars()),
+		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"nxmit/batch"
+	"nxmit/config"
 	"nxmit/linefilter"
 	"nxmit/spoolfmt"
 	"nxmit/wildmat"
@@ -23,7 +24,7 @@ type FilterCmd struct {
 	Groups       string    `short:"g" help:"Keep only articles whose Newsgroups match this INN wildmat, as a newsfeeds pattern: commas, ! negates, @ refuses the article if any group matches." placeholder:"WILDMAT"`
 	MinSize      byteCount `help:"Keep only articles of at least this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
 	MaxSize      byteCount `help:"Keep only articles of at most this size in wire format (suffixes k, M, G)." placeholder:"SIZE"`
-	MaxAge       ageLimit  `help:"Keep only articles that arrived at most this long ago: spool arrival time where the storage method has it, else the Date header (e.g. 36h, 7d, 2w)." placeholder:"AGE"`
+	MaxAge       ageLimit  `help:"Keep only articles that arrived at most this long ago: spool arrival time where the storage method has it, else the Date header (e.g. 36h, 7d, 2w; a plain number is seconds)." placeholder:"AGE"`
 	MinAge       ageLimit  `help:"Hold back articles that arrived less than this long ago (a delayed feed; age as --max-age; an unknown age passes)." placeholder:"AGE"`
 	Hash         string    `help:"Keep articles whose Message-ID falls in these buckets, Diablo's hashfeed: K/N, A-B/N, with :M (or _M) for byte offset M of the MD5; a comma-separated list matches any (e.g. 1/3, 2-3/4:4)." placeholder:"K/N[:M]"`
 	MaxCrosspost int       `help:"Drop articles posted to more than N groups (as newsfeeds' G flag)." placeholder:"N"`
@@ -199,31 +200,15 @@ func (b *byteCount) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// ageLimit is a duration on the command line: a Go duration (90m, 36h) or a whole or
-// decimal number of days (d) or weeks (w).
+// ageLimit is a duration on the command line, in config.ParseDuration's syntax, the
+// same as every other duration: 90m, 36h, 7d, 1.5d, 2w, or seconds.
 type ageLimit time.Duration
 
 // UnmarshalText parses the age.
 func (a *ageLimit) UnmarshalText(text []byte) error {
-	s := strings.TrimSpace(string(text))
-	unit := time.Duration(0)
-	switch {
-	case strings.HasSuffix(s, "d"):
-		unit = 24 * time.Hour
-	case strings.HasSuffix(s, "w"):
-		unit = 7 * 24 * time.Hour
-	}
-	if unit != 0 {
-		v, err := strconv.ParseFloat(s[:len(s)-1], 64)
-		if err != nil || v < 0 || v > 1e5 {
-			return fmt.Errorf("bad age %q", text)
-		}
-		*a = ageLimit(time.Duration(v * float64(unit)))
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return fmt.Errorf("bad age %q (e.g. 90m, 36h, 7d, 2w)", text)
+	d, err := config.ParseDuration(strings.TrimSpace(string(text)))
+	if err != nil {
+		return err
 	}
 	*a = ageLimit(d)
 	return nil

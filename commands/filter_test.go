@@ -38,7 +38,7 @@ func TestFilterFlagTypes(t *testing.T) {
 	}{
 		{"90m", 90 * time.Minute, true}, {"36h", 36 * time.Hour, true}, {"7d", 7 * 24 * time.Hour, true},
 		{"1.5d", 36 * time.Hour, true}, {"2w", 14 * 24 * time.Hour, true}, {"-1h", 0, false},
-		{"d", 0, false}, {"3", 0, false}, {"yesterday", 0, false},
+		{"d", 0, false}, {"3", 3 * time.Second, true}, {"yesterday", 0, false},
 	}
 	for _, a := range ages {
 		var g ageLimit

@@ -14,7 +14,7 @@ type MergeCmd struct {
 	Files        []string `arg:"" name:"file" help:"Files to merge; - reads stdin."`
 	Remove       bool     `help:"Remove the input files once the new backlog is installed (never stdin)."`
 	DedupeQueued bool     `help:"Also drop lines whose article is already queued for the site (feed file, backlogs, deferrals)."`
-	Compress     *bool    `help:"Write the new backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:""`
+	Compress     *bool    `help:"Write the new backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:"" setting:"compress"`
 }
 
 // Help is shown under the subcommand's usage.
@@ -51,10 +51,15 @@ Exit status: 0 done, 1 error, 2 usage, 75 lock held or input in use.`, batch.IDS
 
 // Run merges the files.
 func (c *MergeCmd) Run(g *Globals) error {
+	layer, err := flagSettings(c)
+	if err != nil {
+		return err
+	}
 	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err
 	}
+	s = s.Merge(layer)
 	opt := batch.MergeOptions{
 		Inputs:       c.Files,
 		Stdin:        os.Stdin,
@@ -63,9 +68,6 @@ func (c *MergeCmd) Run(g *Globals) error {
 		Remove:       c.Remove,
 		Command:      "nxmit merge " + c.Site,
 		Warn:         stderrWarn("merge " + c.Site),
-	}
-	if c.Compress != nil {
-		opt.Compress = *c.Compress
 	}
 	if conf, err := g.InnConf(); err == nil {
 		opt.ShlockDir = conf.PathRun

@@ -15,8 +15,8 @@ import (
 // built-in defaults.
 type RequeueCmd struct {
 	Site       string         `arg:"" help:"Site (its newsfeeds name) whose deferral files S.D.* are requeued."`
-	RetryDelay *time.Duration `help:"Requeue deferral files older than this; 0 requeues all (default: nxmit.conf's retry-delay, else ${default_retry_delay})." placeholder:"DUR"`
-	Compress   *bool          `help:"Write the new backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:""`
+	RetryDelay *time.Duration `help:"Requeue deferral files older than this; 0 requeues all (default: nxmit.conf's retry-delay, else ${default_retry_delay})." placeholder:"DUR" setting:"retry-delay"`
+	Compress   *bool          `help:"Write the new backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:"" setting:"compress"`
 }
 
 // Help is shown under the subcommand's usage.
@@ -41,24 +41,20 @@ Exit status: 0 done (or nothing due), 1 error, 75 lock held.`
 
 // Run requeues the site's due deferrals.
 func (c *RequeueCmd) Run(g *Globals) error {
+	layer, err := flagSettings(c)
+	if err != nil {
+		return err
+	}
 	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err
 	}
+	s = s.Merge(layer)
 	opt := batch.RequeueOptions{
 		RetryDelay: s.RetryDelay,
 		Compress:   s.Compress,
 		Command:    "nxmit requeue " + c.Site,
 		Warn:       stderrWarn("requeue " + c.Site),
-	}
-	if c.RetryDelay != nil {
-		if *c.RetryDelay < 0 {
-			return usagef("--retry-delay must not be negative")
-		}
-		opt.RetryDelay = *c.RetryDelay
-	}
-	if c.Compress != nil {
-		opt.Compress = *c.Compress
 	}
 	st, err := q.Requeue(opt)
 	if err != nil {

@@ -19,13 +19,13 @@ import (
 // site's block in nxmit.conf, then the built-in defaults.
 type RotateCmd struct {
 	Sites        []string       `arg:"" name:"site" help:"Sites (their newsfeeds names) whose feed files are rotated."`
-	MinSize      *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE"`
-	MaxAge       *time.Duration `help:"...or once it is this old, since innd created it; keep it a little under the cron interval (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR"`
+	MinSize      *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G: powers of 1024; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE" setting:"rotate-min-size"`
+	MaxAge       *time.Duration `help:"...or once it is this old, since innd created it; keep it a little under the cron interval (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR" setting:"rotate-max-age"`
 	Force        bool           `short:"f" help:"Rotate any non-empty feed file now, whatever its size and age."`
-	Compress     *bool          `help:"Write the backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:""`
-	Flush        string         `help:"How to ask innd to flush: ctlinnd (run INN's program) or icc (speak innd's control socket natively) (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
-	Ctlinnd      string         `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd)." placeholder:"PATH"`
-	FlushTimeout time.Duration  `help:"How long to wait for innd's answer to the flush, ctlinnd -t (default: nxmit.conf, else ${default_flush_timeout})." placeholder:"DUR"`
+	Compress     *bool          `help:"Write the backlog zstd-compressed, S.B.<hex>.zst (default: nxmit.conf's compress)." negatable:"" setting:"compress"`
+	Flush        *string        `help:"How to ask innd to flush: ctlinnd (run INN's program) or icc (speak innd's control socket natively) (default: nxmit.conf, else ctlinnd)." enum:"ctlinnd,icc" placeholder:"HOW" global:"flush"`
+	Ctlinnd      *string        `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd)." placeholder:"PATH" global:"ctlinnd"`
+	FlushTimeout *time.Duration `help:"How long to wait for innd's answer to the flush, ctlinnd -t (default: nxmit.conf, else ${default_flush_timeout})." placeholder:"DUR" global:"flush-timeout"`
 }
 
 // Help is shown under the subcommand's usage.
@@ -50,20 +50,24 @@ next run retries). With several sites, every site is handled and the worst statu
 func (c *RotateCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if c.FlushTimeout < 0 {
-		return usagef("--flush-timeout must be positive")
+	layer, err := c.settings()
+	if err != nil {
+		return err
 	}
 	conf, err := c.siteConfig(g)
 	if err != nil {
 		return err
 	}
-	flusher, err := c.resolvedFlusher(g, conf)
+	if conf, err = flagGlobals(conf, c); err != nil {
+		return err
+	}
+	flusher, err := newFlusher(g, conf)
 	if err != nil {
 		return err
 	}
 	worst := ExitOK
 	for _, site := range c.Sites {
-		if err := c.rotate(ctx, g, site, flusher); err != nil {
+		if err := c.rotate(ctx, g, site, layer, flusher); err != nil {
 			msg := err.Error()
 			if !strings.HasPrefix(msg, "site "+site+":") {
 				msg = "site " + site + ": " + msg
@@ -73,6 +77,24 @@ func (c *RotateCmd) Run(g *Globals) error {
 		}
 	}
 	return worstStatus(worst)
+}
+
+// settings returns the command line's layer of settings; --force is a minimum size
+// and age of 0.
+func (c *RotateCmd) settings() (config.Settings, error) {
+	layer, err := flagSettings(c)
+	if err == nil && c.Force {
+		layer = layer.Merge(forceRotation())
+	}
+	return layer, err
+}
+
+// forceRotation is the settings layer of --force: any non-empty feed file rotates.
+func forceRotation() config.Settings {
+	var s config.Settings
+	s.Set("rotate-min-size", "0", 0)
+	s.Set("rotate-max-age", "0", 0)
+	return s
 }
 
 // siteConfig returns nxmit.conf, or nil when there is none to read: no --config and no
@@ -86,30 +108,17 @@ func (c *RotateCmd) siteConfig(g *Globals) (*config.Config, error) {
 	return g.SiteConfig()
 }
 
-// options resolves a site's rotation settings: flags, then nxmit.conf, then built-ins.
-func (c *RotateCmd) options(s config.Settings) batch.RotateOptions {
-	opt := batch.RotateOptions{MinSize: s.RotateMinSize, MaxAge: s.RotateMaxAge, Compress: s.Compress}
-	if c.MinSize != nil {
-		opt.MinSize = int64(*c.MinSize)
-	}
-	if c.MaxAge != nil {
-		opt.MaxAge = *c.MaxAge
-	}
-	if c.Compress != nil {
-		opt.Compress = *c.Compress
-	}
-	if c.Force {
-		opt.MinSize, opt.MaxAge = 0, 0
-	}
-	return opt
+// rotateOptions are a site's rotation settings as batch takes them.
+func rotateOptions(s config.Settings) batch.RotateOptions {
+	return batch.RotateOptions{MinSize: s.RotateMinSize, MaxAge: s.RotateMaxAge, Compress: s.Compress}
 }
 
-func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, flusher innctl.Flusher) error {
+func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, layer config.Settings, flusher innctl.Flusher) error {
 	q, s, err := siteQueue(g, site)
 	if err != nil {
 		return err
 	}
-	opt := c.options(s)
+	opt := rotateOptions(s.Merge(layer))
 	opt.Flusher = flusher
 	opt.Command = "nxmit rotate " + site
 	opt.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: rotate %s: %s\n", site, msg) }
@@ -157,51 +166,33 @@ func (c *RotateCmd) summary(res batch.RotateResult, opt batch.RotateOptions) str
 	return strings.Join(parts, "; ")
 }
 
-// resolvedFlusher fills what the command line left open from nxmit.conf (conf may be
-// nil), then builds the flusher.
-func (c *RotateCmd) resolvedFlusher(g *Globals, conf *config.Config) (innctl.Flusher, error) {
-	rc := *c
-	if conf != nil {
-		if rc.Flush == "" {
-			rc.Flush = conf.Flush
-		}
-		if rc.Ctlinnd == "" {
-			rc.Ctlinnd = conf.Ctlinnd
-		}
-		if rc.FlushTimeout == 0 {
-			rc.FlushTimeout = conf.FlushTimeout
-		}
-	}
-	return rc.flusher(g)
-}
-
-// flusher builds the chosen way of flushing innd from c.Flush ("" is ctlinnd),
-// c.Ctlinnd ("": inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd) and c.FlushTimeout
-// (0: innctl.DefaultTimeout).
-func (c *RotateCmd) flusher(g *Globals) (innctl.Flusher, error) {
-	timeout := c.FlushTimeout
+// newFlusher builds the way rotation flushes innd from conf's flush ("" is ctlinnd),
+// ctlinnd ("": inn.conf's pathbin/ctlinnd, else /usr/sbin/ctlinnd) and flush-timeout
+// (0: innctl.DefaultTimeout), the command line's flags already set over the file's.
+func newFlusher(g *Globals, conf *config.Config) (innctl.Flusher, error) {
+	timeout := conf.FlushTimeout
 	if timeout <= 0 {
 		timeout = innctl.DefaultTimeout
 	}
-	if c.Flush == "icc" {
-		conf, err := g.InnConf()
+	if conf.Flush == "icc" {
+		ic, err := g.InnConf()
 		if err != nil {
 			return nil, fmt.Errorf("rotate --flush=icc needs inn.conf's pathrun: %w", err)
 		}
-		return innctl.ICC{PathRun: conf.PathRun, Timeout: timeout}, nil
+		return innctl.ICC{PathRun: ic.PathRun, Timeout: timeout}, nil
 	}
-	conf, confErr := g.InnConf()
-	path := c.Ctlinnd
+	ic, icErr := g.InnConf()
+	path := conf.Ctlinnd
 	if path == "" {
 		path = innctl.SystemCtlinnd
-		if confErr == nil {
-			path = innctl.CtlinndPath(conf.PathBin)
+		if icErr == nil {
+			path = innctl.CtlinndPath(ic.PathBin)
 		}
 	}
 	cmd := innctl.Command{Path: path, Timeout: timeout}
-	if confErr == nil && conf.Path != "" {
+	if icErr == nil && ic.Path != "" {
 		// ctlinnd finds innd through inn.conf: the one nxmit was told to use.
-		cmd.Env = append(withoutEnv(os.Environ(), "INNCONF"), "INNCONF="+conf.Path)
+		cmd.Env = append(withoutEnv(os.Environ(), "INNCONF"), "INNCONF="+ic.Path)
 	}
 	return cmd, nil
 }

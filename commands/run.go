@@ -22,20 +22,20 @@ import (
 type RunCmd struct {
 	Sites []string `arg:"" optional:"" name:"site" help:"Sites to process (default: every site of nxmit.conf)."`
 
-	MaxConnections int           `help:"Connections to all peers together (default: nxmit.conf's max-connections, else ${default_max_connections})." placeholder:"N"`
-	RunTime        time.Duration `name:"run-time" help:"End the whole run within this long; unsent articles stay queued (default: nxmit.conf's max-time, else no limit)." placeholder:"DUR"`
+	MaxConnections *int           `help:"Connections to all peers together (default: nxmit.conf's max-connections, else ${default_max_connections})." placeholder:"N" global:"max-connections"`
+	RunTime        *time.Duration `name:"run-time" help:"End the whole run within this long; unsent articles stay queued (default: nxmit.conf's max-time, else no limit)." placeholder:"DUR" global:"max-time"`
 
 	NoRotate  bool `help:"Do not rotate the feed files."`
 	NoRequeue bool `help:"Do not requeue deferred articles."`
 	NoSend    bool `help:"Do not send (rotate and requeue only)."`
 
-	RotateMinSize *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE"`
-	RotateMaxAge  *time.Duration `help:"...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR"`
-	Compress      *bool          `help:"Write new backlogs zstd-compressed (default: nxmit.conf's compress)." negatable:""`
-	RetryDelay    *time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf's retry-delay, else ${default_retry_delay})." placeholder:"DUR"`
-	Flush         string         `help:"How to ask innd to flush: ctlinnd or icc (default: nxmit.conf, else ctlinnd)." enum:",ctlinnd,icc" default:""`
-	Ctlinnd       string         `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd)." placeholder:"PATH"`
-	FlushTimeout  time.Duration  `help:"How long to wait for innd's answer to a flush (default: nxmit.conf, else ${default_flush_timeout})." placeholder:"DUR"`
+	RotateMinSize *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE" setting:"rotate-min-size"`
+	RotateMaxAge  *time.Duration `help:"...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR" setting:"rotate-max-age"`
+	Compress      *bool          `help:"Write new backlogs zstd-compressed (default: nxmit.conf's compress)." negatable:"" setting:"compress"`
+	RetryDelay    *time.Duration `help:"Requeue deferred articles after this long (default: nxmit.conf's retry-delay, else ${default_retry_delay})." placeholder:"DUR" setting:"retry-delay"`
+	Flush         *string        `help:"How to ask innd to flush: ctlinnd or icc (default: nxmit.conf, else ctlinnd)." enum:"ctlinnd,icc" placeholder:"HOW" global:"flush"`
+	Ctlinnd       *string        `help:"The ctlinnd program (default: nxmit.conf, else inn.conf's pathbin/ctlinnd)." placeholder:"PATH" global:"ctlinnd"`
+	FlushTimeout  *time.Duration `help:"How long to wait for innd's answer to a flush (default: nxmit.conf, else ${default_flush_timeout})." placeholder:"DUR" global:"flush-timeout"`
 
 	PeerFlags
 }
@@ -61,8 +61,15 @@ Exit status: 0 every site done, 1 an error at some site, 75 only temporary failu
 
 // Run runs the pass over every site.
 func (c *RunCmd) Run(g *Globals) error {
+	layer, err := flagSettings(c)
+	if err != nil {
+		return err
+	}
 	conf, err := g.SiteConfig()
 	if err != nil {
+		return err
+	}
+	if conf, err = flagGlobals(conf, c); err != nil {
 		return err
 	}
 	sites := c.Sites
@@ -90,20 +97,11 @@ func (c *RunCmd) Run(g *Globals) error {
 		return fmt.Errorf("outgoing directory: %w", err)
 	}
 
-	maxConns := c.MaxConnections
-	if maxConns == 0 {
-		maxConns = conf.MaxConnections
-	}
+	maxConns := conf.MaxConnections
 	if maxConns == 0 {
 		maxConns = config.DefaultMaxConnections
 	}
-	if maxConns < 1 {
-		return usagef("--max-connections must be at least 1")
-	}
-	runTime := c.RunTime
-	if runTime == 0 {
-		runTime = conf.MaxTime
-	}
+	runTime := conf.MaxTime
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -113,9 +111,9 @@ func (c *RunCmd) Run(g *Globals) error {
 		defer cancel()
 	}
 
-	r := &runner{cmd: c, g: g, conf: conf, dir: dir, sites: sites, slots: xmit.NewConnSlots(maxConns)}
+	r := &runner{cmd: c, g: g, conf: conf, layer: layer, dir: dir, sites: sites, slots: xmit.NewConnSlots(maxConns)}
 	if !c.NoRotate {
-		if r.flusher, err = c.flusher(g, conf); err != nil {
+		if r.flusher, err = newFlusher(g, conf); err != nil {
 			return err
 		}
 	}
@@ -144,18 +142,12 @@ func (c *RunCmd) Run(g *Globals) error {
 	return worstStatus(statuses...)
 }
 
-// flusher builds the way rotation flushes innd: the command line, then nxmit.conf, as
-// rotate does.
-func (c *RunCmd) flusher(g *Globals, conf *config.Config) (innctl.Flusher, error) {
-	rc := RotateCmd{Flush: c.Flush, Ctlinnd: c.Ctlinnd, FlushTimeout: c.FlushTimeout}
-	return rc.resolvedFlusher(g, conf)
-}
-
 // runner holds what the sites of one run share.
 type runner struct {
 	cmd     *RunCmd
 	g       *Globals
-	conf    *config.Config
+	conf    *config.Config  // the command line's global flags set over nxmit.conf's
+	layer   config.Settings // the command line's site settings
 	dir     string
 	sites   []string
 	flusher innctl.Flusher
@@ -175,36 +167,19 @@ func (r *runner) site(ctx context.Context, site string) int {
 	warn := func(step string) func(string) {
 		return func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %s\n", site, step, msg) }
 	}
-	p, err := resolvePeer(r.g, site, c.PeerFlags)
+	p, err := resolvePeer(r.g, site, r.layer)
 	if err != nil {
 		fail("configuration", err)
 		return status
 	}
 	s := p.Settings
-	if c.RotateMinSize != nil {
-		s.RotateMinSize = int64(*c.RotateMinSize)
-	}
-	if c.RotateMaxAge != nil {
-		s.RotateMaxAge = *c.RotateMaxAge
-	}
-	if c.Compress != nil {
-		s.Compress = *c.Compress
-	}
-	if c.RetryDelay != nil {
-		s.RetryDelay = *c.RetryDelay
-	}
 	q := batch.Queue{Dir: r.dir, Site: site, OtherSites: otherSites(r.sites, site)}
 	command := "nxmit run " + site
 
 	if !c.NoRotate && ctx.Err() == nil {
-		res, err := q.Rotate(ctx, batch.RotateOptions{
-			MinSize:  s.RotateMinSize,
-			MaxAge:   s.RotateMaxAge,
-			Flusher:  r.flusher,
-			Compress: s.Compress,
-			Warn:     warn("rotate"),
-			Command:  command,
-		})
+		opt := rotateOptions(s)
+		opt.Flusher, opt.Warn, opt.Command = r.flusher, warn("rotate"), command
+		res, err := q.Rotate(ctx, opt)
 		switch {
 		case isLocked(err):
 		case err != nil:

@@ -29,6 +29,10 @@ Exit status: 0 done (or nothing to send), 1 error, 75 locked or peer unreachable
 
 // Run runs the pass.
 func (c *SendCmd) Run(g *Globals) error {
+	layer, err := flagSettings(c)
+	if err != nil {
+		return err
+	}
 	// The other configured sites keep their files out of this site's backlogs (a site
 	// named "a.B.x" writes a feed file that would look like a backlog of "a").
 	q, _, err := siteQueue(g, c.Site)
@@ -45,7 +49,7 @@ func (c *SendCmd) Run(g *Globals) error {
 	}
 	defer store.Close()
 
-	peer, err := resolvePeer(g, c.Site, c.PeerFlags)
+	peer, err := resolvePeer(g, c.Site, layer)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -17,80 +16,23 @@ import (
 	"nxmit/xmit"
 )
 
-// PeerFlags are the per-site transmission settings a command line may give. A zero value
-// means "not given": the site configuration file, then the built-in default, applies.
+// PeerFlags are the per-site transmission settings a command line may give, each a
+// parameter of nxmit.conf (the setting tag, see flags.go). A nil pointer means "not
+// given": the site configuration file, then the built-in default, applies.
 type PeerFlags struct {
-	Host           string        `help:"Peer host name or address (default: the site name)." placeholder:"HOST"`
-	Port           int           `short:"P" help:"Peer NNTP port (default ${default_port})." placeholder:"PORT"`
-	Connections    int           `short:"c" help:"Parallel connections (default ${default_connections})." placeholder:"N"`
-	Window         int           `short:"w" help:"Commands in flight per streaming connection (default ${default_window})." placeholder:"N"`
-	Check          string        `help:"CHECK before TAKETHIS: adaptive (innfeed's no-check hysteresis), always, or never." enum:",adaptive,always,never" default:""`
-	NoStream       bool          `short:"s" help:"Do not try MODE STREAM; use IHAVE."`
-	ConnectTimeout time.Duration `help:"Time to connect and read the greeting (default ${default_connect_timeout})." placeholder:"DUR"`
-	ReplyTimeout   time.Duration `help:"Time to wait for any reply (default ${default_reply_timeout})." placeholder:"DUR"`
-	User           string        `help:"AUTHINFO user (default: the site's user in nxmit.conf, else passwd.nntp's entry for the host)." placeholder:"USER"`
-	Password       string        `help:"AUTHINFO password." placeholder:"PASS"`
-	MaxTime        time.Duration `short:"T" help:"Stop offering after this long; the rest stays queued." placeholder:"DUR"`
-	MaxArticles    int64         `help:"Stop after this many articles; the rest stays queued." placeholder:"N"`
-	ArticleLog     string        `help:"Append a line per article's outcome to FILE; %Y%m%d in the name starts a new file each day (default: nxmit.conf's article-log, else none)." placeholder:"FILE"`
-}
-
-// settings returns the flags given, as a configuration layer above the file's.
-func (f PeerFlags) settings() (config.Settings, error) {
-	var s config.Settings
-	set := func(flag, key, value string) error {
-		if err := s.Set(key, value, 0); err != nil {
-			if inner := errors.Unwrap(err); inner != nil {
-				err = inner // Set names the key; the flag is named here
-			}
-			return usagef("--%s: %v", flag, err)
-		}
-		return nil
-	}
-	type kv struct{ flag, key, value string }
-	var given []kv
-	if f.Host != "" {
-		given = append(given, kv{"host", "host", f.Host})
-	}
-	if f.Port != 0 {
-		given = append(given, kv{"port", "port", strconv.Itoa(f.Port)})
-	}
-	if f.Connections != 0 {
-		given = append(given, kv{"connections", "connections", strconv.Itoa(f.Connections)})
-	}
-	if f.Window != 0 {
-		given = append(given, kv{"window", "window", strconv.Itoa(f.Window)})
-	}
-	if f.Check != "" {
-		given = append(given, kv{"check", "check", f.Check})
-	}
-	if f.NoStream {
-		given = append(given, kv{"no-stream", "streaming", "no"})
-	}
-	if f.ConnectTimeout != 0 {
-		given = append(given, kv{"connect-timeout", "connect-timeout", f.ConnectTimeout.String()})
-	}
-	if f.ReplyTimeout != 0 {
-		given = append(given, kv{"reply-timeout", "reply-timeout", f.ReplyTimeout.String()})
-	}
-	if f.User != "" {
-		given = append(given, kv{"user", "user", f.User}, kv{"password", "password", f.Password})
-	}
-	if f.MaxTime != 0 {
-		given = append(given, kv{"max-time", "max-time", f.MaxTime.String()})
-	}
-	if f.MaxArticles != 0 {
-		given = append(given, kv{"max-articles", "max-articles", strconv.FormatInt(f.MaxArticles, 10)})
-	}
-	if f.ArticleLog != "" {
-		given = append(given, kv{"article-log", "article-log", f.ArticleLog})
-	}
-	for _, g := range given {
-		if err := set(g.flag, g.key, g.value); err != nil {
-			return s, err
-		}
-	}
-	return s, nil
+	Host           *string        `help:"Peer host name or address (default: the site name)." placeholder:"HOST" setting:"host"`
+	Port           *int           `short:"P" help:"Peer NNTP port (default ${default_port})." placeholder:"PORT" setting:"port"`
+	Connections    *int           `short:"c" help:"Parallel connections (default ${default_connections})." placeholder:"N" setting:"connections"`
+	Window         *int           `short:"w" help:"Commands in flight per streaming connection (default ${default_window})." placeholder:"N" setting:"window"`
+	Check          *string        `help:"CHECK before TAKETHIS: adaptive (innfeed's no-check hysteresis, the default), always, or never." enum:"adaptive,always,never" placeholder:"MODE" setting:"check"`
+	NoStream       bool           `short:"s" help:"Do not try MODE STREAM; use IHAVE." setting:"!streaming"`
+	ConnectTimeout *time.Duration `help:"Time to connect and read the greeting (default ${default_connect_timeout})." placeholder:"DUR" setting:"connect-timeout"`
+	ReplyTimeout   *time.Duration `help:"Time to wait for any reply (default ${default_reply_timeout})." placeholder:"DUR" setting:"reply-timeout"`
+	User           *string        `help:"AUTHINFO user (default: the site's user in nxmit.conf, else passwd.nntp's entry for the host)." placeholder:"USER" setting:"user"`
+	Password       *string        `help:"AUTHINFO password." placeholder:"PASS" setting:"password"`
+	MaxTime        *time.Duration `short:"T" help:"Stop offering after this long; the rest stays queued." placeholder:"DUR" setting:"max-time"`
+	MaxArticles    *int64         `help:"Stop after this many articles; the rest stays queued." placeholder:"N" setting:"max-articles"`
+	ArticleLog     *string        `help:"Append a line per article's outcome to FILE; %Y%m%d in the name starts a new file each day (default: nxmit.conf's article-log, else none)." placeholder:"FILE" setting:"article-log"`
 }
 
 // peer is a site's resolved settings (the queue settings, compress, rotation and retry
@@ -103,16 +45,12 @@ type peer struct {
 	NoStream bool
 }
 
-// resolvePeer merges, by precedence, the command line, the site's block and the
+// resolvePeer merges, by precedence, the command line (cmd, from flagSettings), the site's block and the
 // defaults block of the site configuration file, and the built-in defaults. AUTHINFO
 // credentials not given either way come from passwd.nntp, as for innxmit.
-func resolvePeer(g *Globals, site string, f PeerFlags) (peer, error) {
+func resolvePeer(g *Globals, site string, cmd config.Settings) (peer, error) {
 	if err := batch.SiteNameError(site); err != nil {
 		return peer{}, usagef("%v", err)
-	}
-	cmd, err := f.settings()
-	if err != nil {
-		return peer{}, err
 	}
 	conf, err := g.SiteConfig()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nxmit/config"
 	"nxmit/nntp"
 )
 
@@ -48,7 +49,7 @@ site leaf {
 }
 `, "# host:user:pass\nleaf.example:pwuser:pwpass\nnews.hub.example:x:y\n")
 
-	hub, err := resolvePeer(g, "hub", PeerFlags{Window: 32, MaxTime: time.Minute})
+	hub, err := resolvePeer(g, "hub", sendFlags(t, "-w", "32", "-T", "60"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ site leaf {
 		t.Errorf("hub credentials %q/%q", hub.User, hub.Password)
 	}
 	// passwd.nntp, host matched without regard to case.
-	leaf, err := resolvePeer(g, "leaf", PeerFlags{})
+	leaf, err := resolvePeer(g, "leaf", config.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ site leaf {
 		t.Errorf("leaf: %+v", leaf)
 	}
 	// The command line's credentials win over both.
-	leaf, _ = resolvePeer(g, "leaf", PeerFlags{User: "cli", Password: "p", Host: "other.example", Port: 433, Check: "never"})
+	leaf, _ = resolvePeer(g, "leaf", sendFlags(t, "--user", "cli", "--password", "p", "--host", "other.example", "-P", "433", "--check", "never"))
 	if leaf.User != "cli" || leaf.Host != "other.example" || leaf.Addr() != "other.example:433" || leaf.Check != nntp.NeverCheck {
 		t.Errorf("leaf with flags: %+v", leaf)
 	}
@@ -80,11 +81,11 @@ site leaf {
 	os.WriteFile(other, []byte("leaf.example:alt:altpass\n"), 0o644)
 	g2 := *g
 	g2.Passwd = other
-	if leaf, err := resolvePeer(&g2, "leaf", PeerFlags{}); err != nil || leaf.User != "alt" || leaf.Password != "altpass" {
+	if leaf, err := resolvePeer(&g2, "leaf", config.Settings{}); err != nil || leaf.User != "alt" || leaf.Password != "altpass" {
 		t.Errorf("--passwd: %+v %v", leaf, err)
 	}
 	// A site not in the file: the defaults, its name as host, no credentials.
-	x, err := resolvePeer(g, "unlisted", PeerFlags{})
+	x, err := resolvePeer(g, "unlisted", config.Settings{})
 	if err != nil || x.Host != "unlisted" || x.Connections != 6 || x.User != "" {
 		t.Errorf("unlisted: %+v %v", x, err)
 	}
@@ -96,30 +97,63 @@ site leaf {
 
 func TestResolvePeerErrors(t *testing.T) {
 	g := siteEnv(t, "site hub {\n  window: 0\n}\n", "")
-	_, err := resolvePeer(g, "hub", PeerFlags{})
+	_, err := resolvePeer(g, "hub", config.Settings{})
 	if err == nil || !strings.Contains(err.Error(), "nxmit.conf:2: window: 0 is out of range (1 to 10000)") {
 		t.Errorf("config error: %v", err)
 	}
 	g = siteEnv(t, "", "")
-	_, err = resolvePeer(g, "hub", PeerFlags{Connections: 500})
 	var usage *UsageError
-	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--connections: 500 is out of range (1 to 64)") {
-		t.Errorf("flag error: %v", err)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-c", "500"}, "--connections: 500 is out of range (1 to 64)"},
+		{[]string{"-c", "0"}, "--connections: 0 is out of range (1 to 64)"},
+		{[]string{"-P", "0"}, "--port: 0 is out of range (1 to 65535)"},
+		{[]string{"-w", "0"}, "--window: 0 is out of range (1 to 10000)"},
+		{[]string{"--connect-timeout", "0"}, "--connect-timeout: must be more than 0"},
+		{[]string{"--host", "a/b"}, `--host: invalid host "a/b"`},
+	} {
+		_, err := cmdFlags(t, append([]string{"send", "hub"}, c.args...)...)
+		if !errors.As(err, &usage) || err.Error() != c.want {
+			t.Errorf("%q: %v, want usage error %q", c.args, err, c.want)
+		}
 	}
-	if _, err := resolvePeer(g, "../etc", PeerFlags{}); !errors.As(err, &usage) {
+	if _, err := resolvePeer(g, "../etc", config.Settings{}); !errors.As(err, &usage) {
 		t.Errorf("bad site name: %v", err)
 	}
 	g = siteEnv(t, "", "h:u:p:kerberos\n")
-	if _, err := resolvePeer(g, "h", PeerFlags{}); err == nil || !strings.Contains(err.Error(), "passwd.nntp:1: unknown authentication style") {
+	if _, err := resolvePeer(g, "h", config.Settings{}); err == nil || !strings.Contains(err.Error(), "passwd.nntp:1: unknown authentication style") {
 		t.Errorf("passwd.nntp error: %v", err)
 	}
 	// An explicit --config that does not exist is an error; the default may be absent.
 	g = siteEnv(t, "", "")
-	if _, err := resolvePeer(g, "h", PeerFlags{}); err != nil {
+	if _, err := resolvePeer(g, "h", config.Settings{}); err != nil {
 		t.Errorf("absent default nxmit.conf: %v", err)
 	}
 	g.Config = filepath.Join(t.TempDir(), "missing.conf")
-	if _, err := resolvePeer(g, "h", PeerFlags{}); err == nil {
+	if _, err := resolvePeer(g, "h", config.Settings{}); err == nil {
 		t.Error("missing --config: no error")
 	}
+}
+
+// cmdFlags parses a command line as main does and returns its command's settings layer
+// (flagSettings), the route every command's flags take over nxmit.conf.
+func cmdFlags(t *testing.T, args ...string) (config.Settings, error) {
+	t.Helper()
+	_, ctx, err := parseArgs(t, args...)
+	if err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	return flagSettings(ctx.Selected().Target.Addr().Interface())
+}
+
+// sendFlags is the settings layer of "send SITE args...".
+func sendFlags(t *testing.T, args ...string) config.Settings {
+	t.Helper()
+	s, err := cmdFlags(t, append([]string{"send", "x"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -188,6 +189,27 @@ func (c *Config) IsSet(key string) bool {
 
 // Line returns the line of the global key, or 0.
 func (c *Config) Line(key string) int { return c.lines[key] }
+
+// SetGlobal parses value for the top-level key as the file would, on c, and marks it
+// given: the command line's layer over the file's global parameters (run's
+// --max-connections and --run-time, rotate's --flush). The error is not positioned.
+func (c *Config) SetGlobal(key, value string) error {
+	i := globalKeyIndex(key)
+	if i < 0 {
+		return fmt.Errorf("unknown parameter %q", key)
+	}
+	if err := globalKeys[i].parse(c, value); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	c.set |= 1 << i
+	if _, ok := c.lines[key]; ok {
+		// No longer the file's. A copy, so that a shallow copy of a loaded Config can
+		// take the flags without touching the original.
+		c.lines = maps.Clone(c.lines)
+		delete(c.lines, key)
+	}
+	return nil
+}
 
 // Site returns the block of the named site.
 func (c *Config) Site(name string) (*Site, bool) {
