@@ -43,6 +43,8 @@ type Globals struct {
 
 	SyslogSocket string `help:"Local syslog socket for statistics (default /dev/log)." env:"NXMIT_SYSLOG_SOCKET" type:"path" placeholder:"PATH"`
 	Passwd       string `help:"INN's passwd.nntp, AUTHINFO credentials by host (default: nxmit.conf's passwd, else PATHETC/passwd.nntp)." type:"path" placeholder:"FILE"`
+
+	loaded *loaded // files read once; see AfterApply
 }
 
 // KongOptions returns the parser options nxmit uses everywhere, tests included.

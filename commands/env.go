@@ -6,14 +6,41 @@ import (
 	"sync"
 
 	"nxmit/batch"
+	"nxmit/config"
+	"nxmit/logging"
 	"nxmit/spoolfmt"
 )
 
-// innConfCache keeps inn.conf read once per process: run touches every site.
-var innConfCache struct {
-	sync.Mutex
-	path string
-	conf *spoolfmt.InnConf
+// loaded keeps what the Globals read or open once per process (run touches every site
+// from its goroutines): inn.conf, nxmit.conf and the statistics logger. Each is keyed
+// by what it was made from, so that a Globals whose flags change (tests) reads again.
+type loaded struct {
+	mu sync.Mutex
+
+	innConfPath string
+	innConf     *spoolfmt.InnConf
+
+	siteConfPath string
+	siteConf     *config.Config
+
+	loggerKey string
+	logger    *logging.Logger
+}
+
+// AfterApply is kong's hook, run once the command line is parsed and before the
+// command runs: the one point where the Globals are initialised.
+func (g *Globals) AfterApply() error {
+	g.init()
+	return nil
+}
+
+// init gives g its cache of loaded files. Kong calls it (AfterApply); a Globals built
+// by hand, in tests, gets it on first use, before any goroutine shares it.
+func (g *Globals) init() *loaded {
+	if g.loaded == nil {
+		g.loaded = new(loaded)
+	}
+	return g.loaded
 }
 
 // InnConf returns INN's configuration, from --innconf, $INNCONF or the default location.
@@ -22,16 +49,17 @@ func (g *Globals) InnConf() (*spoolfmt.InnConf, error) {
 	if path == "" {
 		path = spoolfmt.InnConfPath()
 	}
-	innConfCache.Lock()
-	defer innConfCache.Unlock()
-	if innConfCache.conf != nil && innConfCache.path == path {
-		return innConfCache.conf, nil
+	c := g.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.innConf != nil && c.innConfPath == path {
+		return c.innConf, nil
 	}
 	conf, err := spoolfmt.LoadInnConf(path)
 	if err != nil {
 		return nil, err
 	}
-	innConfCache.path, innConfCache.conf = path, conf
+	c.innConfPath, c.innConf = path, conf
 	return conf, nil
 }
 

@@ -128,3 +128,35 @@ func TestInnxmitHabitErrors(t *testing.T) {
 		t.Errorf("%q: %q", args, got)
 	}
 }
+
+// TestGlobalsLoadedOnce: kong initialises the Globals' cache (AfterApply) before the
+// command runs, and run's goroutines share what it loaded without a race (go test
+// -race).
+func TestGlobalsLoadedOnce(t *testing.T) {
+	g := siteEnv(t, "site a {\n  host: h\n}\n", "")
+	cli, _, err := parseArgs(t, "--innconf", g.InnConfFile, "--log-file", t.TempDir()+"/log", "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cli.Globals.loaded == nil {
+		t.Fatal("AfterApply did not initialise the Globals")
+	}
+	g = &cli.Globals
+	done := make(chan *config.Config, 8)
+	for range 8 {
+		go func() {
+			g.logger()
+			c, err := g.SiteConfig()
+			if err != nil {
+				t.Error(err)
+			}
+			done <- c
+		}()
+	}
+	first := <-done
+	for range 7 {
+		if c := <-done; c != first {
+			t.Error("nxmit.conf read more than once")
+		}
+	}
+}

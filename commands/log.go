@@ -24,13 +24,6 @@ import (
 // innreport's report lists no unknown entries.
 const detailIdent = "nxmit"
 
-// loggerCache keeps one Logger per process: run logs for several sites at once.
-var loggerCache struct {
-	sync.Mutex
-	key string
-	l   *logging.Logger
-}
-
 // logger returns the Logger for statistics: --log-file, else the configuration file's
 // log-file, else syslog; the ident from --log-ident, else the file's log-ident, else
 // innxmit. A log file that cannot be opened is reported once, and syslog is used.
@@ -46,10 +39,12 @@ func (g *Globals) logger() *logging.Logger {
 		}
 	}
 	key := fmt.Sprintf("%q %q %q", opt.Ident, opt.File, opt.Socket)
-	loggerCache.Lock()
-	defer loggerCache.Unlock()
-	if loggerCache.l != nil && loggerCache.key == key {
-		return loggerCache.l
+	// One Logger per process: run logs for several sites at once.
+	lc := g.init()
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.logger != nil && lc.loggerKey == key {
+		return lc.logger
 	}
 	if err := config.CheckIdent(opt.Ident); err != nil && opt.Ident != "" {
 		fmt.Fprintf(os.Stderr, "nxmit: --log-ident: %v; using %s\n", err, logging.DefaultIdent)
@@ -61,7 +56,7 @@ func (g *Globals) logger() *logging.Logger {
 		opt.File = ""
 		l, _ = logging.Open(opt)
 	}
-	loggerCache.key, loggerCache.l = key, l
+	lc.loggerKey, lc.logger = key, l
 	return l
 }
 

@@ -5,7 +5,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"nxmit/batch"
@@ -120,13 +119,6 @@ func (p peer) shaper(store *spoolfmt.Store) (*linefilter.Filter, error) {
 	return linefilter.New(opt)
 }
 
-// siteConfigCache keeps the configuration file read once per process.
-var siteConfigCache struct {
-	sync.Mutex
-	key  string
-	conf *config.Config
-}
-
 // SiteConfig returns nxmit's site configuration: --config (or $NXMIT_CONFIG), which
 // must exist, else PATHETC/nxmit.conf, which may be absent (no sites configured).
 func (g *Globals) SiteConfig() (*config.Config, error) {
@@ -138,10 +130,11 @@ func (g *Globals) SiteConfig() (*config.Config, error) {
 		}
 		path, optional = filepath.Join(conf.PathEtc, config.FileName), true
 	}
-	siteConfigCache.Lock()
-	defer siteConfigCache.Unlock()
-	if siteConfigCache.conf != nil && siteConfigCache.key == path {
-		return siteConfigCache.conf, nil
+	lc := g.init()
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.siteConf != nil && lc.siteConfPath == path {
+		return lc.siteConf, nil
 	}
 	c, err := config.Load(path, optional)
 	if err != nil {
@@ -150,7 +143,7 @@ func (g *Globals) SiteConfig() (*config.Config, error) {
 	if c.Path == "" {
 		c.Path = path // absent: messages still say where it was looked for
 	}
-	siteConfigCache.key, siteConfigCache.conf = path, c
+	lc.siteConfPath, lc.siteConf = path, c
 	return c, nil
 }
 
