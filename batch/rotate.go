@@ -77,6 +77,24 @@ func (s RotateState) String() string {
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
+// Describe says in an administrator's words what an interrupted rotation in state s
+// left: the file S.rotating and where innd was.
+func (s RotateState) Describe() string {
+	switch s {
+	case StateIdle:
+		return "no rotation in progress"
+	case StateHardlinked:
+		return "still the feed file itself, stopped before innd was told to flush"
+	case StateMoved:
+		return "set aside, innd's flush not confirmed"
+	case StateSeparated:
+		return "complete, innd already writing a new feed file"
+	case StateCompressed:
+		return "compressed, not yet installed"
+	}
+	return s.String()
+}
+
 // RotateOptions configure Rotate.
 type RotateOptions struct {
 	// The feed file is rotated when it has at least MinSize bytes, or when
@@ -236,7 +254,7 @@ func (r *rotation) run(ctx context.Context) error {
 	if err := r.recover(ctx, state); err != nil {
 		return err
 	}
-	r.warn("finished a rotation interrupted earlier (%s %s)", filepath.Base(r.d), state)
+	r.warn("finished a rotation interrupted earlier (%s: %s)", filepath.Base(r.d), state.Describe())
 	return nil
 }
 

@@ -71,7 +71,7 @@ func (g *Globals) OutgoingDir() (string, error) {
 	}
 	conf, err := g.InnConf()
 	if err != nil {
-		return "", fmt.Errorf("outgoing directory: %w (or give --outgoing)", err)
+		return "", fmt.Errorf("outgoing directory: %w (give INN's inn.conf with --innconf or $INNCONF, or the directory with --outgoing)", err)
 	}
 	return conf.PathOutgoing, nil
 }

@@ -160,3 +160,17 @@ func TestGlobalsLoadedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingInnConfHint: without inn.conf the message says how to name it (--innconf),
+// not only how to do without it.
+func TestMissingInnConfHint(t *testing.T) {
+	g := &Globals{InnConfFile: t.TempDir() + "/inn.conf"}
+	for what, f := range map[string]func() error{
+		"SiteConfig":  func() error { _, err := g.SiteConfig(); return err },
+		"OutgoingDir": func() error { _, err := g.OutgoingDir(); return err },
+	} {
+		if err := f(); err == nil || !strings.Contains(err.Error(), "--innconf") {
+			t.Errorf("%s: %v, want a hint naming --innconf", what, err)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, layer c
 func (c *RotateCmd) summary(res batch.RotateResult, opt batch.RotateOptions) string {
 	var parts []string
 	if res.Recovered != batch.StateIdle {
-		parts = append(parts, "finished an interrupted rotation ("+res.Recovered.String()+")")
+		parts = append(parts, "finished an interrupted rotation ("+res.Recovered.Describe()+")")
 	}
 	switch {
 	case res.Backlog != "":

@@ -14,6 +14,7 @@ import (
 	"nxmit/batch"
 	"nxmit/config"
 	"nxmit/innctl"
+	"nxmit/nntp"
 	"nxmit/spoolfmt"
 	"nxmit/xmit"
 )
@@ -105,13 +106,17 @@ func (c *RunCmd) Run(g *Globals) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	grace := time.Duration(0) // xmit's own
 	if runTime > 0 {
+		// The sites stop offering a grace before the end, and the replies still due
+		// get that long, so that the whole run ends within --run-time.
+		grace = runGrace(runTime)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runTime)
+		ctx, cancel = context.WithTimeout(ctx, runTime-grace)
 		defer cancel()
 	}
 
-	r := &runner{cmd: c, g: g, conf: conf, layer: layer, dir: dir, sites: sites, slots: xmit.NewConnSlots(maxConns)}
+	r := &runner{cmd: c, g: g, conf: conf, layer: layer, grace: grace, dir: dir, sites: sites, slots: xmit.NewConnSlots(maxConns)}
 	if !c.NoRotate {
 		if r.flusher, err = newFlusher(g, conf); err != nil {
 			return err
@@ -148,6 +153,7 @@ type runner struct {
 	g       *Globals
 	conf    *config.Config  // the command line's global flags set over nxmit.conf's
 	layer   config.Settings // the command line's site settings
+	grace   time.Duration   // for the replies due once the run's time is up (0: xmit's)
 	dir     string
 	sites   []string
 	flusher innctl.Flusher
@@ -231,6 +237,7 @@ func (r *runner) site(ctx context.Context, site string) int {
 	}
 	opt.Warn = warn("send")
 	opt.Command = command
+	opt.Stream.Grace = r.grace
 	defer auditPass(&opt, p, q, opt.Warn)()
 	st, err := xmit.Send(ctx, opt)
 	if st.Connections > 0 {
@@ -243,6 +250,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 		fail("send", err)
 	}
 	return status
+}
+
+// runGrace is the part of a run's time kept for the replies due when the sites stop
+// offering: nntp's usual grace, but no more than a fifth of the run.
+func runGrace(runTime time.Duration) time.Duration {
+	return min(nntp.DefaultGrace, runTime/5)
 }
 
 func isLocked(err error) bool {

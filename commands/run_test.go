@@ -331,8 +331,9 @@ site stuck {
 	if status != 0 {
 		t.Errorf("status %d, stderr %q", status, stderr)
 	}
-	// The run time, plus the grace for answers in flight (5 s), plus slack.
-	if took > 15*time.Second {
+	// The run time, the grace for answers in flight included, plus a second for
+	// starting, rotating and exiting.
+	if took > 5*time.Second {
 		t.Errorf("run took %v with --run-time 4s", took)
 	}
 	if m := l.missing(mids); len(m) != 0 {

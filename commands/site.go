@@ -126,7 +126,7 @@ func (g *Globals) SiteConfig() (*config.Config, error) {
 	if path == "" {
 		conf, err := g.InnConf()
 		if err != nil {
-			return nil, fmt.Errorf("site configuration: %w (or give --config)", err)
+			return nil, fmt.Errorf("site configuration: %w (give INN's inn.conf with --innconf or $INNCONF, or nxmit.conf with --config)", err)
 		}
 		path, optional = filepath.Join(conf.PathEtc, config.FileName), true
 	}
