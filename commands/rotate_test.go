@@ -386,7 +386,7 @@ func TestRotateCrashRecovery(t *testing.T) {
 			l.mustInject(t, 15) // innd goes on: the lines go wherever innd writes now
 			l.checkExactlyOnce(t, false)
 			r = l.nxmit(t, nil, args[:3+rotBtoi(tc.compress)]...)
-			if r.code != 0 || !strings.Contains(r.stderr, "interrupted earlier (peer.rotating: "+describeState(tc.recovery)+")") {
+			if r.code != 0 || !strings.Contains(r.stderr, "interrupted earlier (peer.rotating: "+describeState(tc.recovery)) {
 				t.Fatalf("recovery: exit %d, stderr %q", r.code, r.stderr)
 			}
 			if rotExists(d) || rotExists(tmp) {
@@ -729,8 +729,8 @@ func TestRotateQuietAndVerbose(t *testing.T) {
 func describeState(name string) string {
 	for s := batch.StateIdle; s <= batch.StateCompressed; s++ {
 		if s.String() == name {
-			return s.Describe()
+			return s.Describe() + ")"
 		}
 	}
-	return name
+	return name // "": any state
 }
