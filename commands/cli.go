@@ -30,10 +30,15 @@ type CLI struct {
 	Run        RunCmd        `cmd:"" help:"For the crontab: rotate, requeue and send every configured site."`
 	Innxmit    InnxmitCmd    `cmd:"" help:"Behave as INN's innxmit (also when invoked under that name)." passthrough:""`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
+	Man        ManCmd        `cmd:"" help:"Print the manual page nxmit(8), in roff." hidden:""`
+	Version    VersionCmd    `cmd:"" help:"Print nxmit's version, VCS revision and Go release."`
+	Help       HelpCmd       `cmd:"" help:"Show the help of nxmit or of a command."`
 }
 
 // Globals are the flags every subcommand accepts.
 type Globals struct {
+	VersionFlag kong.VersionFlag `name:"version" help:"Print nxmit's version and exit."`
+
 	Config      string `help:"nxmit's site configuration file (default: PATHETC/nxmit.conf)." env:"NXMIT_CONFIG" type:"path" placeholder:"FILE"`
 	InnConfFile string `name:"innconf" help:"INN's inn.conf (default: $INNCONF, then /etc/news/inn.conf)." env:"INNCONF" type:"path" placeholder:"FILE"`
 	Outgoing    string `help:"Outgoing directory holding the sites' queue files (default: inn.conf's pathoutgoing)." type:"path" placeholder:"DIR"`
@@ -54,6 +59,7 @@ func KongOptions() []kong.Option {
 		kong.Description("Transmit INN's outgoing news feeds over NNTP, one bounded pass per run, losing nothing."),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Help(helpPrinter),
 		kong.Vars(defaultVars()),
 		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
 	}
@@ -75,6 +81,7 @@ func defaultVars() kong.Vars {
 		"default_retry_delay":     shortDuration(b.RetryDelay),
 		"default_max_connections": strconv.Itoa(config.DefaultMaxConnections),
 		"default_flush_timeout":   shortDuration(innctl.DefaultTimeout),
+		"version":                 Version(),
 	}
 }
 

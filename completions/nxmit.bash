@@ -60,7 +60,7 @@ _nxmit() {
         esac
     done
     if [[ $cur == -* ]]; then
-        local flags='--help -h --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
+        local flags='--help -h --version --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
         case $cmd in
             send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
@@ -78,10 +78,10 @@ _nxmit() {
     fi
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
-        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit completion' -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit completion version help' -- "$cur")) ;;
         completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
         send|rotate|requeue|merge|status|trace|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
-        filter|innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        filter|innxmit|help) COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac
 }
 

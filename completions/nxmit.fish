@@ -7,6 +7,7 @@ end
 
 complete -c nxmit -f
 complete -c nxmit -l help -s h -d 'Show context-sensitive help.'
+complete -c nxmit -l version -d 'Print nxmit\'s version and exit'
 complete -c nxmit -l config -r -F -d 'nxmit\'s site configuration file'
 complete -c nxmit -l innconf -r -F -d 'INN\'s inn.conf'
 complete -c nxmit -l outgoing -r -F -d 'Outgoing directory holding the sites\' queue files'
@@ -26,6 +27,8 @@ complete -c nxmit -n __fish_use_subcommand -a trace -d 'Where is an article (fee
 complete -c nxmit -n __fish_use_subcommand -a run -d 'For the crontab: rotate, requeue and send every configured site.'
 complete -c nxmit -n __fish_use_subcommand -a innxmit -d 'Behave as INN\'s innxmit (also when invoked under that name).'
 complete -c nxmit -n __fish_use_subcommand -a completion -d 'Print a shell completion script (bash, zsh or fish).'
+complete -c nxmit -n __fish_use_subcommand -a version -d 'Print nxmit\'s version, VCS revision and Go release.'
+complete -c nxmit -n __fish_use_subcommand -a help -d 'Show the help of nxmit or of a command.'
 complete -c nxmit -n '__fish_seen_subcommand_from send' -l host -x -d 'Peer host name or address'
 complete -c nxmit -n '__fish_seen_subcommand_from send' -l port -s P -x -d 'Peer NNTP port'
 complete -c nxmit -n '__fish_seen_subcommand_from send' -l connections -s c -x -d 'Parallel connections'
@@ -115,3 +118,4 @@ complete -c nxmit -n '__fish_seen_subcommand_from run' -l article-log -x -d 'App
 complete -c nxmit -n '__fish_seen_subcommand_from run' -a '(__nxmit_sites)'
 complete -c nxmit -n '__fish_seen_subcommand_from innxmit' -F
 complete -c nxmit -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
+complete -c nxmit -n '__fish_seen_subcommand_from help' -F
