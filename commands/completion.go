@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -77,11 +78,43 @@ type compModel struct {
 type compCommand struct {
 	name, help  string
 	flags       []compFlag
-	sites       bool     // positional site names
-	argEnum     []string // the values of an enumerated positional
-	files       bool     // other positionals: files
-	passthrough bool     // raw arguments (innxmit)
+	args        []compArg // the positionals in order
+	passthrough bool      // raw arguments (innxmit)
 }
+
+// compArg is a positional: a site name, a file or one of enum; many when it takes the
+// rest of the words.
+type compArg struct {
+	kind string // "site", "file" or "enum"
+	enum []string
+	many bool
+}
+
+// at returns the positional the n-th (from 0) positional word fills, if any.
+func (c compCommand) at(n int) (compArg, bool) {
+	for i, a := range c.args {
+		if i == n || a.many && i <= n {
+			return a, true
+		}
+	}
+	return compArg{}, false
+}
+
+// valueFlags returns the names of the flags of c (and the globals) that take a value:
+// the words after them are not positionals.
+func (m *compModel) valueFlags(c compCommand) []string {
+	var out []string
+	for _, f := range append(append([]compFlag{}, m.globals...), c.flags...) {
+		if f.value {
+			out = append(out, f.names()...)
+		}
+	}
+	return out
+}
+
+// siteSources are the flags that tell where the site names are: the scripts pass them
+// on to "nxmit completion --sites".
+var siteSources = []string{"--config", "--innconf"}
 
 type compFlag struct {
 	long  string
@@ -110,14 +143,14 @@ func completionModel() (*compModel, error) {
 			if p.PassthroughMode != kong.PassThroughModeNone || p.Passthrough {
 				c.passthrough = true
 			}
+			a := compArg{kind: "file", many: p.IsSlice()}
 			switch enum := nonEmpty(p.EnumSlice()); {
 			case p.Name == "site":
-				c.sites = true
+				a.kind = "site"
 			case len(enum) > 0:
-				c.argEnum = enum
-			default:
-				c.files = true
+				a.kind, a.enum = "enum", enum
 			}
+			c.args = append(c.args, a)
 		}
 		m.commands = append(m.commands, c)
 	}
@@ -235,17 +268,43 @@ func (m *compModel) bash() string {
 		}
 	}
 	p("        *) return 1 ;;\n    esac\n    return 0\n}\n\n")
+	p("_nxmit_sites() {\n")
+	p("    # The configured sites, from the nxmit.conf the command line names.\n")
+	p("    local -a opts=()\n    local i\n")
+	p("    for ((i = 1; i < COMP_CWORD; i++)); do\n")
+	p("        case ${COMP_WORDS[i]} in\n")
+	p("            %s)\n", strings.Join(siteSources, "|"))
+	p("                if [[ ${COMP_WORDS[i+1]} == = ]]; then opts+=(\"${COMP_WORDS[i]}=${COMP_WORDS[i+2]}\")\n")
+	p("                else opts+=(\"${COMP_WORDS[i]}=${COMP_WORDS[i+1]}\"); fi ;;\n")
+	p("        esac\n    done\n")
+	p("    COMPREPLY=($(compgen -W \"$(nxmit \"${opts[@]}\" completion --sites 2>/dev/null)\" -- \"$cur\"))\n}\n\n")
 	p("_nxmit() {\n")
 	p("    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n")
-	p("    local cmd= i w\n")
+	p("    local cmd= i w n=0\n")
 	p("    for ((i = 1; i < COMP_CWORD; i++)); do\n")
 	p("        w=${COMP_WORDS[i]}\n")
 	p("        case $w in\n")
 	if len(globalValues) > 0 {
-		p("            %s) ((i++)) ;;\n", strings.Join(globalValues, "|"))
+		p("            %s) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;\n", strings.Join(globalValues, "|"))
 	}
 	p("            -*) ;;\n")
 	p("            *) cmd=$w; break ;;\n")
+	p("        esac\n    done\n")
+	p("    # n counts the positionals after the command, the flags' values left out.\n")
+	p("    for ((i++; i < COMP_CWORD; i++)); do\n")
+	p("        w=${COMP_WORDS[i]}\n")
+	p("        case $cmd:$w in\n")
+	for _, c := range m.commands {
+		if vf := m.valueFlags(c); len(vf) > 0 && !c.passthrough {
+			var pats []string
+			for _, f := range vf {
+				pats = append(pats, c.name+":"+f)
+			}
+			p("            %s) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;\n", strings.Join(pats, "|"))
+		}
+	}
+	p("            *:-*) ;;\n")
+	p("            *) ((n++)) ;;\n")
 	p("        esac\n    done\n")
 	p("    if [[ $cur == -* ]]; then\n")
 	p("        local flags=%s\n", shellQuote(strings.Join(globalWords, " ")))
@@ -265,22 +324,33 @@ func (m *compModel) bash() string {
 	p("    [[ $cmd != innxmit ]] && _nxmit_values \"$prev\" && return\n")
 	p("    case $cmd in\n")
 	p("        \"\") COMPREPLY=($(compgen -W %s -- \"$cur\")) ;;\n", shellQuote(strings.Join(cmds, " ")))
-	var siteCmds, fileCmds []string
 	for _, c := range m.commands {
-		switch {
-		case len(c.argEnum) > 0:
-			p("        %s) COMPREPLY=($(compgen -W %s -- \"$cur\")) ;;\n", c.name, shellQuote(strings.Join(c.argEnum, " ")))
-		case c.sites:
-			siteCmds = append(siteCmds, c.name)
-		case c.files || c.passthrough:
-			fileCmds = append(fileCmds, c.name)
+		if c.passthrough {
+			p("        %s) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n", c.name)
+			continue
 		}
-	}
-	if len(siteCmds) > 0 {
-		p("        %s) COMPREPLY=($(compgen -W \"$(nxmit completion --sites 2>/dev/null)\" -- \"$cur\")) ;;\n", strings.Join(siteCmds, "|"))
-	}
-	if len(fileCmds) > 0 {
-		p("        %s) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n", strings.Join(fileCmds, "|"))
+		if len(c.args) == 0 {
+			continue
+		}
+		p("        %s)\n            case $n in\n", c.name)
+		for i, a := range c.args {
+			pat := strconv.Itoa(i)
+			if a.many {
+				pat = "*"
+			}
+			switch a.kind {
+			case "site":
+				p("                %s) _nxmit_sites ;;\n", pat)
+			case "enum":
+				p("                %s) COMPREPLY=($(compgen -W %s -- \"$cur\")) ;;\n", pat, shellQuote(strings.Join(a.enum, " ")))
+			default:
+				p("                %s) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n", pat)
+			}
+			if a.many {
+				break
+			}
+		}
+		p("            esac ;;\n")
 	}
 	p("    esac\n}\n\ncomplete -F _nxmit nxmit\n")
 	return b.String()
@@ -291,7 +361,15 @@ func (m *compModel) zsh() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("#compdef nxmit\n# "+generatedNote+"\n\n", "zsh")
-	p("_nxmit_sites() {\n    local -a sites\n    sites=(${(f)\"$(nxmit completion --sites 2>/dev/null)\"})\n    _describe -t sites site sites\n}\n\n")
+	p("_nxmit_sites() {\n")
+	p("    # The configured sites, from the nxmit.conf the command line names.\n")
+	p("    local -a sites opts all=(${(Q)${(z)BUFFER}})\n    local i\n")
+	p("    for ((i = 1; i < $#all; i++)); do\n")
+	p("        case $all[i] in\n")
+	p("        %s) opts+=(\"$all[i]=$all[i+1]\") ;;\n", strings.Join(siteSources, "|"))
+	p("        %s) opts+=(\"$all[i]\") ;;\n", strings.Join(siteSources, "=*|")+"=*")
+	p("        esac\n    done\n")
+	p("    sites=(${(f)\"$(nxmit $opts completion --sites 2>/dev/null)\"})\n    _describe -t sites site sites\n}\n\n")
 	p("_nxmit() {\n    local curcontext=$curcontext state line ret=1\n    typeset -A opt_args\n")
 	p("    local -a globals=(\n")
 	for _, f := range m.globals {
@@ -318,17 +396,22 @@ func (m *compModel) zsh() string {
 				p("                %s \\\n", s)
 			}
 		}
-		switch {
-		case len(c.argEnum) > 0:
-			p("                %s && ret=0\n", zshQuote(":argument:("+strings.Join(c.argEnum, " ")+")"))
-		case c.sites:
-			p("                '*:site:_nxmit_sites' && ret=0\n")
-		case c.files:
-			p("                '*:file:_files' && ret=0\n")
-		default:
-			p("                && ret=0\n")
+		for _, a := range c.args {
+			spec := ":"
+			if a.many {
+				spec = "*:"
+			}
+			switch a.kind {
+			case "site":
+				spec += "site:_nxmit_sites"
+			case "enum":
+				spec += "argument:(" + strings.Join(a.enum, " ") + ")"
+			default:
+				spec += "file:_files"
+			}
+			p("                %s \\\n", zshQuote(spec))
 		}
-		p("            ;;\n")
+		p("                && ret=0\n            ;;\n")
 	}
 	p("        esac\n        ;;\n    esac\n    return ret\n}\n\n_nxmit \"$@\"\n")
 	return b.String()
@@ -376,7 +459,27 @@ func (m *compModel) fish() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# fish completion for nxmit\n# "+generatedNote+"\n\n", "fish")
-	p("function __nxmit_sites\n    nxmit completion --sites 2>/dev/null\nend\n\n")
+	p("function __nxmit_sites\n")
+	p("    # The configured sites, from the nxmit.conf the command line names.\n")
+	p("    set -l opts\n    set -l toks (commandline -opc)\n")
+	p("    for i in (seq (count $toks))\n")
+	p("        switch $toks[$i]\n")
+	p("            case %s\n", strings.Join(siteSources, " "))
+	p("                set -q toks[(math $i + 1)]; and set -a opts $toks[$i]=$toks[(math $i + 1)]\n")
+	p("            case %s\n", "'"+strings.Join(siteSources, "=*' '")+"=*'")
+	p("                set -a opts $toks[$i]\n")
+	p("        end\n    end\n")
+	p("    nxmit $opts completion --sites 2>/dev/null\nend\n\n")
+	p("function __nxmit_arg\n")
+	p("    # Whether the word being completed is positional $argv[1] of the command (from\n")
+	p("    # 0; N+ is N or later). The values of the flags named after it are not\n")
+	p("    # positionals; n starts at -1 to count the command's own word.\n")
+	p("    set -l toks (commandline -opc)\n    set -l n -1\n    set -l skip 0\n")
+	p("    for t in $toks[2..-1]\n")
+	p("        if test $skip = 1\n            set skip 0\n        else if contains -- $t $argv[2..-1]\n            set skip 1\n")
+	p("        else if not string match -q -- '-*' $t\n            set n (math $n + 1)\n        end\n    end\n")
+	p("    test $n -ge 0; or return 1\n")
+	p("    if string match -q -- '*+' $argv[1]\n        test $n -ge (string trim -r -c + -- $argv[1])\n    else\n        test $n = $argv[1]\n    end\nend\n\n")
 	p("complete -c nxmit -f\n")
 	for _, f := range m.globals {
 		p("complete -c nxmit%s\n", fishFlag(f))
@@ -389,13 +492,28 @@ func (m *compModel) fish() string {
 		for _, f := range c.flags {
 			p("complete -c nxmit%s%s\n", cond, fishFlag(f))
 		}
-		switch {
-		case len(c.argEnum) > 0:
-			p("complete -c nxmit%s -a %s\n", cond, fishQuote(strings.Join(c.argEnum, " ")))
-		case c.sites:
-			p("complete -c nxmit%s -a '(__nxmit_sites)'\n", cond)
-		case c.files || c.passthrough:
+		if c.passthrough {
 			p("complete -c nxmit%s -F\n", cond)
+			continue
+		}
+		vf := strings.Join(m.valueFlags(c), " ")
+		for i, a := range c.args {
+			pos := strconv.Itoa(i)
+			if a.many {
+				pos += "+"
+			}
+			acond := fmt.Sprintf(" -n '__fish_seen_subcommand_from %s; and __nxmit_arg %s %s'", c.name, pos, vf)
+			switch a.kind {
+			case "site":
+				p("complete -c nxmit%s -a '(__nxmit_sites)'\n", acond)
+			case "enum":
+				p("complete -c nxmit%s -a %s\n", acond, fishQuote(strings.Join(a.enum, " ")))
+			default:
+				p("complete -c nxmit%s -F\n", acond)
+			}
+			if a.many {
+				break
+			}
 		}
 	}
 	return b.String()

@@ -60,9 +60,26 @@ func TestCompletionSyntax(t *testing.T) {
 // and the environment to find them.
 func completionEnv(t *testing.T) []string {
 	bin := nxmitBinary(t)
-	conf := filepath.Join(t.TempDir(), "nxmit.conf")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nxmit.conf")
 	os.WriteFile(conf, []byte("site hub { host: hub.example }\nsite leaf {}\n"), 0o644)
-	return append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "NXMIT_CONFIG="+conf)
+	// Another configuration for --config: its sites, not $NXMIT_CONFIG's, complete.
+	os.WriteFile(filepath.Join(dir, "other.conf"), []byte("site other {}\nsite hubble {}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "input.batch"), nil, 0o644)
+	return append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "NXMIT_CONFIG="+conf,
+		"OTHERCONF="+filepath.Join(dir, "other.conf"), "FILEDIR="+dir)
+}
+
+// expandIn replaces $OTHERCONF and $FILEDIR in s by their values in env.
+func expandIn(env []string, s string) string {
+	return os.Expand(s, func(k string) string {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, k+"="); ok {
+				return v
+			}
+		}
+		return "$" + k
+	})
 }
 
 func TestBashCompletion(t *testing.T) {
@@ -83,12 +100,25 @@ func TestBashCompletion(t *testing.T) {
 		{"nxmit send --ch", []string{"--check"}},
 		{"nxmit send --check a", []string{"adaptive", "always"}},
 		{"nxmit run ", []string{"hub", "leaf"}},
-		{"nxmit --config /x send h", []string{"hub"}},
+		{"nxmit --config $OTHERCONF send h", []string{"hubble"}},
+		{"nxmit --config = $OTHERCONF run ", []string{"hubble", "other"}},
+		{"nxmit send h", []string{"hub"}},
+		{"nxmit send hub ", nil},
+		{"nxmit send -c 4 hub ", nil},
+		{"nxmit send -c 4 ", []string{"hub", "leaf"}},
+		{"nxmit rotate hub ", []string{"hub", "leaf"}},
+		{"nxmit merge ", []string{"hub", "leaf"}},
+		{"nxmit merge hub $FILEDIR/in", []string{"$FILEDIR/input.batch"}},
+		{"nxmit merge --compress hub $FILEDIR/in", []string{"$FILEDIR/input.batch"}},
 		{"nxmit completion ", []string{"bash", "fish", "zsh"}},
 		{"nxmit rotate --flush ", []string{"ctlinnd", "icc"}},
 		{"nxmit innxmit -", []string{"-P", "-T", "-a", "-c", "-d", "-l", "-p", "-r", "-s", "-t", "-v"}},
 	}
 	for _, tt := range tests {
+		tt.line = expandIn(env, tt.line)
+		for i := range tt.want {
+			tt.want[i] = expandIn(env, tt.want[i])
+		}
 		words := strings.Split(tt.line, " ")
 		var arr strings.Builder
 		for _, w := range words {
@@ -127,8 +157,18 @@ func TestFishCompletion(t *testing.T) {
 		{"nxmit send --check ", []string{"adaptive", "always", "never"}},
 		{"nxmit status ", []string{"hub", "leaf"}},
 		{"nxmit completion ", []string{"bash", "fish", "zsh"}},
+		{"nxmit --config $OTHERCONF status ", []string{"hubble", "other"}},
+		{"nxmit --config=$OTHERCONF status ", []string{"hubble", "other"}},
+		{"nxmit send ", []string{"hub", "leaf"}},
+		{"nxmit send hub ", nil},
+		{"nxmit send -c 4 ", []string{"hub", "leaf"}},
+		{"nxmit merge hub $FILEDIR/in", []string{"$FILEDIR/input.batch"}},
 	}
 	for _, tt := range tests {
+		tt.line = expandIn(env, tt.line)
+		for i := range tt.want {
+			tt.want[i] = expandIn(env, tt.want[i])
+		}
 		cmd := exec.Command("fish", "--no-config", "-c", "source "+fishQuote(file)+"; complete -C "+fishQuote(tt.line))
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()

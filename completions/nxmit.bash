@@ -48,15 +48,49 @@ _nxmit_values() {
     return 0
 }
 
+_nxmit_sites() {
+    # The configured sites, from the nxmit.conf the command line names.
+    local -a opts=()
+    local i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case ${COMP_WORDS[i]} in
+            --config|--innconf)
+                if [[ ${COMP_WORDS[i+1]} == = ]]; then opts+=("${COMP_WORDS[i]}=${COMP_WORDS[i+2]}")
+                else opts+=("${COMP_WORDS[i]}=${COMP_WORDS[i+1]}"); fi ;;
+        esac
+    done
+    COMPREPLY=($(compgen -W "$(nxmit "${opts[@]}" completion --sites 2>/dev/null)" -- "$cur"))
+}
+
 _nxmit() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local cmd= i w
+    local cmd= i w n=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         case $w in
-            --config|--innconf|--outgoing|--log-file|--log-ident|--syslog-socket|--passwd) ((i++)) ;;
+            --config|--innconf|--outgoing|--log-file|--log-ident|--syslog-socket|--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             -*) ;;
             *) cmd=$w; break ;;
+        esac
+    done
+    # n counts the positionals after the command, the flags' values left out.
+    for ((i++; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        case $cmd:$w in
+            send:--config|send:--innconf|send:--outgoing|send:--log-file|send:--log-ident|send:--syslog-socket|send:--passwd|send:--host|send:--port|send:-P|send:--connections|send:-c|send:--window|send:-w|send:--check|send:--connect-timeout|send:--reply-timeout|send:--user|send:--password|send:--max-time|send:-T|send:--max-articles|send:--article-log) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            rotate:--config|rotate:--innconf|rotate:--outgoing|rotate:--log-file|rotate:--log-ident|rotate:--syslog-socket|rotate:--passwd|rotate:--min-size|rotate:--max-age|rotate:--flush|rotate:--ctlinnd|rotate:--flush-timeout) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            requeue:--config|requeue:--innconf|requeue:--outgoing|requeue:--log-file|requeue:--log-ident|requeue:--syslog-socket|requeue:--passwd|requeue:--retry-delay) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            merge:--config|merge:--innconf|merge:--outgoing|merge:--log-file|merge:--log-ident|merge:--syslog-socket|merge:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            filter:--config|filter:--innconf|filter:--outgoing|filter:--log-file|filter:--log-ident|filter:--syslog-socket|filter:--passwd|filter:--groups|filter:-g|filter:--min-size|filter:--max-size|filter:--max-age|filter:--min-age|filter:--hash|filter:--max-crosspost|filter:--max-hops) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            scan:--config|scan:--innconf|scan:--outgoing|scan:--log-file|scan:--log-ident|scan:--syslog-socket|scan:--passwd|scan:--site|scan:--since|scan:--until|scan:--groups|scan:-g|scan:--min-size|scan:--max-size|scan:--history) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            status:--config|status:--innconf|status:--outgoing|status:--log-file|status:--log-ident|status:--syslog-socket|status:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            trace:--config|trace:--innconf|trace:--outgoing|trace:--log-file|trace:--log-ident|trace:--syslog-socket|trace:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            run:--config|run:--innconf|run:--outgoing|run:--log-file|run:--log-ident|run:--syslog-socket|run:--passwd|run:--max-connections|run:--run-time|run:--rotate-min-size|run:--rotate-max-age|run:--retry-delay|run:--flush|run:--ctlinnd|run:--flush-timeout|run:--host|run:--port|run:-P|run:--connections|run:-c|run:--window|run:-w|run:--check|run:--connect-timeout|run:--reply-timeout|run:--user|run:--password|run:--max-time|run:-T|run:--max-articles|run:--article-log) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            completion:--config|completion:--innconf|completion:--outgoing|completion:--log-file|completion:--log-ident|completion:--syslog-socket|completion:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            version:--config|version:--innconf|version:--outgoing|version:--log-file|version:--log-ident|version:--syslog-socket|version:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            help:--config|help:--innconf|help:--outgoing|help:--log-file|help:--log-ident|help:--syslog-socket|help:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            *:-*) ;;
+            *) ((n++)) ;;
         esac
     done
     if [[ $cur == -* ]]; then
@@ -79,9 +113,49 @@ _nxmit() {
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
         "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit completion version help' -- "$cur")) ;;
-        completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
-        send|rotate|requeue|merge|status|trace|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
-        filter|innxmit|help) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        send)
+            case $n in
+                0) _nxmit_sites ;;
+            esac ;;
+        rotate)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        requeue)
+            case $n in
+                0) _nxmit_sites ;;
+            esac ;;
+        merge)
+            case $n in
+                0) _nxmit_sites ;;
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
+        filter)
+            case $n in
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
+        status)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        trace)
+            case $n in
+                0) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                *) _nxmit_sites ;;
+            esac ;;
+        run)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        completion)
+            case $n in
+                0) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
+            esac ;;
+        help)
+            case $n in
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
     esac
 }
 
