@@ -29,6 +29,7 @@ type CLI struct {
 	Trace      TraceCmd      `cmd:"" help:"Where is an article (feed, backlog, deferral, quarantine) and what happened to it, per site."`
 	Run        RunCmd        `cmd:"" help:"For the crontab: rotate, requeue and send every configured site."`
 	Innxmit    InnxmitCmd    `cmd:"" help:"Behave as INN's innxmit (also when invoked under that name)." passthrough:""`
+	Check      CheckCmd      `cmd:"" help:"Check the setup: inn.conf, nxmit.conf, passwd.nntp, newsfeeds entries, the outgoing directory, and optionally the peers."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 	Man        ManCmd        `cmd:"" help:"Print the manual page nxmit(8), in roff." hidden:""`
 	Version    VersionCmd    `cmd:"" help:"Print nxmit's version, VCS revision and Go release."`

@@ -86,6 +86,7 @@ _nxmit() {
             status:--config|status:--innconf|status:--outgoing|status:--log-file|status:--log-ident|status:--syslog-socket|status:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             trace:--config|trace:--innconf|trace:--outgoing|trace:--log-file|trace:--log-ident|trace:--syslog-socket|trace:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             run:--config|run:--innconf|run:--outgoing|run:--log-file|run:--log-ident|run:--syslog-socket|run:--passwd|run:--max-connections|run:--run-time|run:--rotate-min-size|run:--rotate-max-age|run:--retry-delay|run:--flush|run:--ctlinnd|run:--flush-timeout|run:--host|run:--port|run:-P|run:--connections|run:-c|run:--window|run:-w|run:--check|run:--connect-timeout|run:--reply-timeout|run:--user|run:--password|run:--max-time|run:-T|run:--max-articles|run:--article-log) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            check:--config|check:--innconf|check:--outgoing|check:--log-file|check:--log-ident|check:--syslog-socket|check:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             completion:--config|completion:--innconf|completion:--outgoing|completion:--log-file|completion:--log-ident|completion:--syslog-socket|completion:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             version:--config|version:--innconf|version:--outgoing|version:--log-file|version:--log-ident|version:--syslog-socket|version:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             help:--config|help:--innconf|help:--outgoing|help:--log-file|help:--log-ident|help:--syslog-socket|help:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
@@ -105,6 +106,7 @@ _nxmit() {
             status) flags+=' --json --files -l --prometheus' ;;
             trace) flags+=' --json' ;;
             run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
+            check) flags+=' --connect' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"
         COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -112,7 +114,7 @@ _nxmit() {
     fi
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
-        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit completion version help' -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit check completion version help' -- "$cur")) ;;
         send)
             case $n in
                 0) _nxmit_sites ;;
@@ -148,6 +150,10 @@ _nxmit() {
                 *) _nxmit_sites ;;
             esac ;;
         innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        check)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
         completion)
             case $n in
                 0) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;

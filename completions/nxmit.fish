@@ -61,6 +61,7 @@ complete -c nxmit -n __fish_use_subcommand -a status -d 'Show the queue of each 
 complete -c nxmit -n __fish_use_subcommand -a trace -d 'Where is an article (feed, backlog, deferral, quarantine) and what happened to it, per site.'
 complete -c nxmit -n __fish_use_subcommand -a run -d 'For the crontab: rotate, requeue and send every configured site.'
 complete -c nxmit -n __fish_use_subcommand -a innxmit -d 'Behave as INN\'s innxmit (also when invoked under that name).'
+complete -c nxmit -n __fish_use_subcommand -a check -d 'Check the setup: inn.conf, nxmit.conf, passwd.nntp, newsfeeds entries, the outgoing directory, and optionally the peers.'
 complete -c nxmit -n __fish_use_subcommand -a completion -d 'Print a shell completion script (bash, zsh or fish).'
 complete -c nxmit -n __fish_use_subcommand -a version -d 'Print nxmit\'s version, VCS revision and Go release.'
 complete -c nxmit -n __fish_use_subcommand -a help -d 'Show the help of nxmit or of a command.'
@@ -154,5 +155,7 @@ complete -c nxmit -n '__fish_seen_subcommand_from run' -l max-articles -x -d 'St
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l article-log -x -d 'Append a line per article\'s outcome to FILE; %Y%m%d in the name starts a new file each day'
 complete -c nxmit -n '__fish_seen_subcommand_from run; and __nxmit_arg 0+ --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd --max-connections --run-time --rotate-min-size --rotate-max-age --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' -a '(__nxmit_sites)'
 complete -c nxmit -n '__fish_seen_subcommand_from innxmit' -F
+complete -c nxmit -n '__fish_seen_subcommand_from check' -l connect -d 'Also connect to each site\'s peer: greeting, AUTHINFO, MODE STREAM'
+complete -c nxmit -n '__fish_seen_subcommand_from check; and __nxmit_arg 0+ --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -a '(__nxmit_sites)'
 complete -c nxmit -n '__fish_seen_subcommand_from completion; and __nxmit_arg 0 --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -a 'bash zsh fish'
 complete -c nxmit -n '__fish_seen_subcommand_from help; and __nxmit_arg 0+ --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -F
