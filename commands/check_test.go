@@ -78,3 +78,56 @@ func TestCheck(t *testing.T) {
 		t.Errorf("read-only outgoing: status %d, out:\n%s", status, out)
 	}
 }
+
+// TestRunDryRun: "run --dry-run" on a real INN says what would be rotated, requeued
+// and sent, and changes nothing: the outgoing directory is the same file for file
+// (names, sizes, times), no lock file is created, the peer receives nothing.
+func TestRunDryRun(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig(fmt.Sprintf("site peer {\n host: 127.0.0.1\n port: %d\n rotate-min-size: 0\n rotate-max-age: 0\n}\n", l.receiver.Port))
+	l.inject(30)
+	if _, stderr, status := l.nxmit("rotate", "peer"); status != 0 {
+		t.Fatalf("rotate: %d %s", status, stderr)
+	}
+	mids := l.inject(20) // a backlog, and a feed file due for rotation
+	snapshot := func() string {
+		var b strings.Builder
+		entries, _ := os.ReadDir(l.sender.Outgoing)
+		for _, e := range entries {
+			fi, _ := e.Info()
+			fmt.Fprintf(&b, "%s %d %v\n", e.Name(), fi.Size(), fi.ModTime().UnixNano())
+		}
+		return b.String()
+	}
+	before := snapshot()
+	out, stderr, status := l.nxmit("run", "--dry-run")
+	t.Logf("run --dry-run:\n%s%s", out, stderr)
+	if status != 0 || stderr != "" {
+		t.Errorf("status %d, stderr %q", status, stderr)
+	}
+	for _, want := range []string{
+		"run peer: would rotate the feed file (",
+		"; rotates when not empty)",
+		fmt.Sprintf("run peer: would send 1 backlog(s), "),
+		fmt.Sprintf(", and the rotated feed file, to 127.0.0.1:%d with up to 4 connection(s)\n", l.receiver.Port),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("the dry run changed the outgoing directory:\nbefore:\n%safter:\n%s", before, after)
+	}
+	if strings.Contains(before, ".lock") {
+		t.Logf("(lock files from the earlier rotate: %s)", before)
+	}
+	if m := l.missing(mids); len(m) != len(mids) {
+		t.Errorf("the peer received %d articles from a dry run", len(mids)-len(m))
+	}
+	// With the thresholds not reached, it says why nothing would rotate.
+	l.writeConfig(fmt.Sprintf("site peer {\n host: 127.0.0.1\n port: %d\n rotate-min-size: 10m\n rotate-max-age: 1h\n}\n", l.receiver.Port))
+	out, _, _ = l.nxmit("run", "-n", "--no-send")
+	if !strings.Contains(out, "run peer: would not rotate the feed file (") || !strings.Contains(out, "; rotates at 10M or 1h)") {
+		t.Errorf("below the thresholds:\n%s", out)
+	}
+}

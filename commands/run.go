@@ -29,6 +29,7 @@ type RunCmd struct {
 	NoRotate  bool `help:"Do not rotate the feed files."`
 	NoRequeue bool `help:"Do not requeue deferred articles."`
 	NoSend    bool `help:"Do not send (rotate and requeue only)."`
+	DryRun    bool `short:"n" help:"Say what would be rotated, requeued and sent, and do nothing: no file changed, no lock taken, no peer contacted."`
 
 	RotateMinSize *rotateSize    `help:"Rotate a feed file once it has this many bytes (suffixes k, M, G; default: nxmit.conf's rotate-min-size, else ${default_rotate_min_size})." placeholder:"SIZE" setting:"rotate-min-size"`
 	RotateMaxAge  *time.Duration `help:"...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file (default: nxmit.conf's rotate-max-age, else ${default_rotate_max_age})." placeholder:"DUR" setting:"rotate-max-age"`
@@ -103,6 +104,10 @@ func (c *RunCmd) Run(g *Globals) error {
 		maxConns = config.DefaultMaxConnections
 	}
 	runTime := conf.MaxTime
+
+	if c.DryRun {
+		return c.plan(g, layer, dir, sites)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -261,4 +266,94 @@ func runGrace(runTime time.Duration) time.Duration {
 func isLocked(err error) bool {
 	var le *batch.LockedError
 	return errors.As(err, &le)
+}
+
+// plan prints, for each site, what a run would do now, without locking or changing
+// anything (--dry-run).
+func (c *RunCmd) plan(g *Globals, layer config.Settings, dir string, sites []string) error {
+	worst := ExitOK
+	now := time.Now()
+	for _, site := range sites {
+		say := func(format string, args ...any) { fmt.Printf("run %s: "+format+"\n", append([]any{site}, args...)...) }
+		fail := func(err error) {
+			fmt.Fprintf(os.Stderr, "nxmit: run %s: %v\n", site, err)
+			worst = worseStatus(worst, Status(err))
+		}
+		p, err := resolvePeer(g, site, layer)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		q := batch.Queue{Dir: dir, Site: site, OtherSites: otherSites(sites, site)}
+		rotated := false
+		if !c.NoRotate {
+			opt := rotateOptions(p.Settings)
+			res, err := q.PlanRotate(opt)
+			switch {
+			case err != nil:
+				fail(err)
+			case res.Recovered != batch.StateIdle:
+				rotated = true
+				say("would finish an interrupted rotation (%s: %s)", filepath.Base(q.RotatingPath()), res.Recovered.Describe())
+			case res.FeedSize < 0:
+				say("no feed file %s", q.FeedPath())
+			case res.Rotated:
+				rotated = true
+				say("would rotate the feed file (%s)", feedDescription(res, opt))
+			default:
+				say("would not rotate the feed file (%s)", feedDescription(res, opt))
+			}
+		}
+		if !c.NoRequeue {
+			rp, err := q.PlanRequeue(p.RetryDelay, now)
+			switch {
+			case err != nil:
+				fail(err)
+			case len(rp.Due) > 0:
+				say("would requeue %d deferral file(s), %d bytes; %d waiting for the retry delay %s", len(rp.Due), totalSize(rp.Due), len(rp.Waiting), shortDuration(p.RetryDelay))
+			case len(rp.Waiting) > 0:
+				say("nothing to requeue: %d deferral file(s) waiting for the retry delay %s", len(rp.Waiting), shortDuration(p.RetryDelay))
+			}
+		}
+		if c.NoSend {
+			continue
+		}
+		files, err := q.Backlogs()
+		if err != nil {
+			fail(err)
+			continue
+		}
+		switch {
+		case len(files) > 0 || rotated:
+			what := fmt.Sprintf("%d backlog(s), %d bytes", len(files), totalSize(files))
+			if rotated {
+				what += ", and the rotated feed file,"
+			}
+			say("would send %s to %s with up to %d connection(s)", what, p.Addr(), p.Connections)
+		default:
+			say("nothing to send")
+		}
+	}
+	return worstStatus(worst)
+}
+
+// feedDescription describes the feed file against the rotation rules.
+func feedDescription(res batch.RotateResult, opt batch.RotateOptions) string {
+	age := "age unknown"
+	if res.FeedAge >= 0 {
+		age = shortDuration(res.FeedAge.Round(time.Second)) + " old"
+	}
+	rule := "rotates when not empty"
+	if opt.MinSize > 0 || opt.MaxAge > 0 {
+		rule = fmt.Sprintf("rotates at %s or %s", shortSize(opt.MinSize), shortDuration(opt.MaxAge))
+	}
+	return fmt.Sprintf("%d bytes, %s; %s", res.FeedSize, age, rule)
+}
+
+func totalSize(files []batch.File) int64 {
+	var n int64
+	for _, f := range files {
+		n += f.Size
+	}
+	return n
 }

@@ -105,7 +105,7 @@ _nxmit() {
             scan) flags+=' --site --since --until --posted --groups -g --min-size --max-size --history --stats' ;;
             status) flags+=' --json --files -l --prometheus' ;;
             trace) flags+=' --json' ;;
-            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
+            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --dry-run -n --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log' ;;
             check) flags+=' --connect' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"

@@ -132,6 +132,7 @@ complete -c nxmit -n '__fish_seen_subcommand_from run' -l run-time -x -d 'End th
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l no-rotate -d 'Do not rotate the feed files'
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l no-requeue -d 'Do not requeue deferred articles'
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l no-send -d 'Do not send'
+complete -c nxmit -n '__fish_seen_subcommand_from run' -l dry-run -s n -d 'Say what would be rotated, requeued and sent, and do nothing: no file changed, no lock taken, no peer contacted'
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l rotate-min-size -x -d 'Rotate a feed file once it has this many bytes'
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l rotate-max-age -x -d '...or once it is this old; 0 with --rotate-min-size 0 rotates any non-empty feed file'
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l compress -d 'Write new backlogs zstd-compressed'
