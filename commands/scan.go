@@ -119,7 +119,7 @@ func (c *ScanCmd) Run(g *Globals) error {
 	var st scan.Stats
 	if c.Site == "" {
 		st, err = scan.Scan(os.Stdout, opt)
-		bar.finish()
+		bar.finish(err != nil)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func (c *ScanCmd) Run(g *Globals) error {
 		}
 		var res scan.QueueResult
 		res, err = scan.Queue(q, "nxmit scan --site "+c.Site, opt)
-		bar.finish()
+		bar.finish(err != nil)
 		if res.Notice != "" {
 			fmt.Fprintf(os.Stderr, "nxmit: scan: %s\n", res.Notice)
 		}

@@ -69,7 +69,7 @@ func (c *SendCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	st, err := xmit.Send(ctx, opt)
-	progress.finish()
+	progress.finish(err != nil || ctx.Err() != nil || st.Unsent > 0)
 	if !isLocked(err) {
 		writeMetricsFile(g, opt.Warn)
 	}

@@ -77,3 +77,12 @@ func (term *Terminal) Watch(interval, timeout time.Duration, done func(screen st
 		time.Sleep(interval)
 	}
 }
+
+// SendKeys types keys into the terminal, in tmux's names ("C-c" is Ctrl-C).
+func (term *Terminal) SendKeys(keys ...string) {
+	term.t.Helper()
+	args := append([]string{"-L", term.socket, "send-keys"}, keys...)
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		term.t.Fatalf("tmux send-keys: %v\n%s", err, out)
+	}
+}
