@@ -154,3 +154,149 @@ func (p *progress) finish(stopped bool) {
 	p.bar.Finish()
 	p.bar = nil
 }
+
+// siteLines shows a run's progress on a terminal, one line per site, redrawn in place
+// every interval: what the site is doing, and while it sends a percentage, the count
+// and the rate. Messages go above the lines. On anything but a terminal it is nil,
+// and its methods do nothing.
+type siteLines struct {
+	mu     sync.Mutex
+	out    io.Writer
+	order  []string
+	lines  map[string]*siteLine
+	drawn  int // lines on the screen from the last draw
+	width  int // of the site names
+	stop   chan struct{}
+	closed chan struct{}
+}
+
+type siteLine struct {
+	step        string // "waiting", "rotating", "sending", "done: ...", ...
+	done, total int64
+	start       time.Time
+}
+
+const siteLinesInterval = 200 * time.Millisecond
+
+// newSiteLines returns the display of sites, or nil when stderr is not a terminal.
+func newSiteLines(sites []string) *siteLines {
+	if !terminalCheck() {
+		return nil
+	}
+	s := &siteLines{out: progressOut, order: sites, lines: map[string]*siteLine{}, stop: make(chan struct{}), closed: make(chan struct{})}
+	for _, site := range sites {
+		s.lines[site] = &siteLine{step: "waiting"}
+		s.width = max(s.width, len(site))
+	}
+	s.mu.Lock()
+	s.draw()
+	s.mu.Unlock()
+	go func() {
+		defer close(s.closed)
+		t := time.NewTicker(siteLinesInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.mu.Lock()
+				s.draw()
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// step says what site is doing now.
+func (s *siteLines) step(site, step string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines[site].step = step
+}
+
+// sending starts site's count towards an estimated total of articles.
+func (s *siteLines) sending(site string, total int64) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.lines[site]
+	l.step, l.total, l.done, l.start = "sending", total, 0, time.Now()
+}
+
+// add counts n articles of site done; xmit calls it from its connections.
+func (s *siteLines) add(site string, n int64) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines[site].done += n
+}
+
+// println prints msg above the lines.
+func (s *siteLines) println(msg string) {
+	if s == nil {
+		fmt.Fprintln(os.Stderr, msg)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.erase()
+	fmt.Fprintln(s.out, msg)
+	s.draw()
+}
+
+// close draws the lines a last time and leaves them on the screen.
+func (s *siteLines) close() {
+	if s == nil {
+		return
+	}
+	close(s.stop)
+	<-s.closed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draw()
+}
+
+// erase moves the cursor back to the first line drawn and clears to the end of the
+// screen.
+func (s *siteLines) erase() {
+	if s.drawn > 0 {
+		fmt.Fprintf(s.out, "\x1b[%dA\r\x1b[J", s.drawn)
+		s.drawn = 0
+	}
+}
+
+func (s *siteLines) draw() {
+	s.erase()
+	var b []byte
+	for _, site := range s.order {
+		b = fmt.Appendf(b, "%-*s  %s\x1b[K\n", s.width, site, s.lines[site].text())
+	}
+	s.out.Write(b)
+	s.drawn = len(s.order)
+}
+
+// text is the line's state: "sending  45% (135/300, 98 art/s)".
+func (l *siteLine) text() string {
+	if l.step != "sending" {
+		return l.step
+	}
+	total := max(l.total, l.done) // the total is an estimate
+	pct := int64(0)
+	if total > 0 {
+		pct = min(99, l.done*100/total)
+	}
+	rate := 0.0
+	if d := time.Since(l.start).Seconds(); d > 0 {
+		rate = float64(l.done) / d
+	}
+	return fmt.Sprintf("sending %3d%% (%d/%d, %.0f art/s)", pct, l.done, total, rate)
+}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -124,5 +125,57 @@ func TestProgressBarCtrlC(t *testing.T) {
 	}
 	if got := len(peer.Articles()); got < sent || got >= n {
 		t.Errorf("peer received %d articles; the bar says %d of %d", got, sent, n)
+	}
+}
+
+// TestRunProgressInTerminal: "nxmit run" in a terminal shows a line per site, both
+// moving while the sites send in parallel, and a last line per site of what was done.
+func TestRunProgressInTerminal(t *testing.T) {
+	ttytest.Require(t)
+	feeds := []string{"a:*,!junk,!control,!control.*:Tf,Wnm:", "b:*,!junk,!control,!control.*:Tf,Wnm:"}
+	sender := innlab.StartT(t, innlab.Options{Feeds: feeds})
+	bin := nxmitBinary(t)
+	const n = 300
+	if err := sender.Inject(innlab.Generate(innlab.GenOptions{Count: n, Seed: time.Now().UnixNano() % 1e9})); err != nil {
+		t.Fatal(err)
+	}
+	peerA := nntptest.NewServer(t, nntptest.Script{Delay: 40 * time.Millisecond})
+	peerB := nntptest.NewServer(t, nntptest.Script{Delay: 40 * time.Millisecond})
+	conf := "defaults {\n connections: 1\n window: 4\n check: never\n rotate-min-size: 0\n rotate-max-age: 0\n}\n"
+	for site, addr := range map[string]string{"a": peerA.Addr, "b": peerB.Addr} {
+		host, port, _ := strings.Cut(addr, ":")
+		conf += fmt.Sprintf("site %s {\n host: %s\n port: %s\n}\n", site, host, port)
+	}
+	confPath := sender.PathEtc + "/nxmit.conf"
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := fmt.Sprintf("INNCONF=%s %s run; echo EXIT=$?; sleep 60", sender.InnConf, bin)
+	term := ttytest.Start(t, 100, 10, cmd)
+	screens := term.Watch(100*time.Millisecond, 60*time.Second, func(s string) bool { return strings.Contains(s, "EXIT=") })
+	last := screens[len(screens)-1]
+	t.Logf("last screen:\n%s", last)
+	lineA := regexp.MustCompile(`(?m)^a  sending\s+(\d+)% \((\d+)/\d+, \d+ art/s\)$`)
+	lineB := regexp.MustCompile(`(?m)^b  sending\s+(\d+)% \((\d+)/\d+, \d+ art/s\)$`)
+	both := 0
+	for _, s := range screens {
+		if a, b := lineA.FindStringSubmatch(s), lineB.FindStringSubmatch(s); a != nil && b != nil && a[2] != "0" && b[2] != "0" {
+			both++
+		}
+	}
+	if both < 2 {
+		t.Errorf("saw %d screens with both sites sending; screens:\n%s", both, strings.Join(screens, "\n----\n"))
+	}
+	for _, site := range []string{"a", "b"} {
+		want := fmt.Sprintf("(?m)^%s  sent: %d offered, %d accepted, 0 left queued$", site, n, n)
+		if !regexp.MustCompile(want).MatchString(last) {
+			t.Errorf("final screen lacks %q", want)
+		}
+	}
+	if !strings.Contains(last, "EXIT=0") {
+		t.Errorf("run failed")
+	}
+	if a, b := len(peerA.Articles()), len(peerB.Articles()); a != n || b != n {
+		t.Errorf("peers received %d and %d of %d", a, b, n)
 	}
 }

@@ -138,6 +138,10 @@ func (c *RunCmd) Run(g *Globals) error {
 		defer r.store.Close()
 	}
 
+	if !g.Verbose { // -v writes lines of its own
+		r.lines = newSiteLines(sites)
+		defer r.lines.close()
+	}
 	statuses := make([]int, len(sites))
 	var wg sync.WaitGroup
 	for i, site := range sites {
@@ -159,6 +163,7 @@ type runner struct {
 	conf    *config.Config  // the command line's global flags set over nxmit.conf's
 	layer   config.Settings // the command line's site settings
 	grace   time.Duration   // for the replies due once the run's time is up (0: xmit's)
+	lines   *siteLines      // a line per site on a terminal; nil otherwise
 	dir     string
 	sites   []string
 	flusher innctl.Flusher
@@ -172,11 +177,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 	c := r.cmd
 	status := ExitOK
 	fail := func(step string, err error) {
-		fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %v\n", site, step, err)
+		r.lines.println(fmt.Sprintf("nxmit: run %s: %s: %v", site, step, err))
+		r.lines.step(site, step+" failed")
 		status = worseStatus(status, Status(err))
 	}
 	warn := func(step string) func(string) {
-		return func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: run %s: %s: %s\n", site, step, msg) }
+		return func(msg string) { r.lines.println(fmt.Sprintf("nxmit: run %s: %s: %s", site, step, msg)) }
 	}
 	p, err := resolvePeer(r.g, site, r.layer)
 	if err != nil {
@@ -188,6 +194,7 @@ func (r *runner) site(ctx context.Context, site string) int {
 	command := "nxmit run " + site
 
 	if !c.NoRotate && ctx.Err() == nil {
+		r.lines.step(site, "rotating")
 		opt := rotateOptions(s)
 		opt.Flusher, opt.Warn, opt.Command = r.flusher, warn("rotate"), command
 		res, err := q.Rotate(ctx, opt)
@@ -196,10 +203,11 @@ func (r *runner) site(ctx context.Context, site string) int {
 		case err != nil:
 			fail("rotate", err)
 		case r.g.Verbose && res.Backlog != "":
-			fmt.Fprintf(os.Stderr, "run %s: rotated %s: %d lines\n", site, filepath.Base(res.Backlog), res.Lines)
+			r.lines.println(fmt.Sprintf("run %s: rotated %s: %d lines", site, filepath.Base(res.Backlog), res.Lines))
 		}
 	}
 	if !c.NoRequeue && ctx.Err() == nil {
+		r.lines.step(site, "requeueing")
 		st, err := q.Requeue(batch.RequeueOptions{
 			RetryDelay: s.RetryDelay,
 			Compress:   s.Compress,
@@ -211,25 +219,34 @@ func (r *runner) site(ctx context.Context, site string) int {
 		case err != nil:
 			fail("requeue", err)
 		case r.g.Verbose && st.Output != "":
-			fmt.Fprintf(os.Stderr, "run %s: requeued %s\n", site, filepath.Base(st.Output))
+			r.lines.println(fmt.Sprintf("run %s: requeued %s", site, filepath.Base(st.Output)))
 		}
 	}
 	if c.NoSend || ctx.Err() != nil {
+		if status == ExitOK {
+			r.lines.step(site, "done")
+		}
 		return status
 	}
-	if files, err := q.Backlogs(); err != nil {
+	files, err := q.Backlogs()
+	if err != nil {
 		fail("send", err)
 		return status
 	} else if len(files) == 0 {
+		if status == ExitOK {
+			r.lines.step(site, "nothing to send")
+		}
 		return status
 	}
+	r.lines.step(site, "waiting for a connection")
 
 	// A fair share of the cap to start with, and whatever is free if less: a site
 	// whose peer is slow must not keep the others waiting for the whole run.
 	share := max(1, (r.slots.Size()+len(r.sites)-1)/len(r.sites))
 	got, err := r.slots.Acquire(ctx, min(p.Connections, share))
 	if err != nil {
-		return status // the run's time is up: the backlogs stay queued
+		r.lines.step(site, "run time up: backlogs stay queued")
+		return status
 	}
 	defer r.slots.Release(got)
 	opt := p.sendOptions()
@@ -243,8 +260,22 @@ func (r *runner) site(ctx context.Context, site string) int {
 	opt.Warn = warn("send")
 	opt.Command = command
 	opt.Stream.Grace = r.grace
+	if r.lines != nil {
+		var total int64
+		for _, f := range files {
+			total += batch.EstimateFile(f).Pending
+		}
+		r.lines.sending(site, total)
+		opt.Progress = func(n int64) { r.lines.add(site, n) }
+	}
 	defer auditPass(&opt, p, q, opt.Warn)()
 	st, err := xmit.Send(ctx, opt)
+	switch {
+	case err == nil:
+		r.lines.step(site, fmt.Sprintf("sent: %d offered, %d accepted, %d left queued", st.Offered, st.Accepted, st.Unsent))
+	case isLocked(err):
+		r.lines.step(site, "skipped: another nxmit is sending")
+	}
 	if st.Connections > 0 {
 		r.g.logStats(p.Host, st)
 	}
