@@ -127,3 +127,32 @@ func TestGuideCrontabLine(t *testing.T) {
 		t.Errorf("receiver lacks %d articles", len(m))
 	}
 }
+
+// TestGuideNamesEveryFlag: docs/GUIDE.md names every command and every flag of the
+// command line (and the man page, generated, has them all by construction).
+func TestGuideNamesEveryFlag(t *testing.T) {
+	data, err := os.ReadFile("../docs/GUIDE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide := string(data)
+	m, err := completionModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.globals {
+		if !strings.Contains(guide, "--"+f.long) {
+			t.Errorf("the guide does not name the global flag --%s", f.long)
+		}
+	}
+	for _, c := range m.commands {
+		if !strings.Contains(guide, "nxmit "+c.name) && !strings.Contains(guide, "`"+c.name+"`") {
+			t.Errorf("the guide does not name the command %s", c.name)
+		}
+		for _, f := range c.flags {
+			if !strings.Contains(guide, "--"+f.long) {
+				t.Errorf("the guide does not name %s --%s", c.name, f.long)
+			}
+		}
+	}
+}
