@@ -464,7 +464,7 @@ func TestRotateFailures(t *testing.T) {
 		rotOneLine(t, r.stderr, "nxmit: rotate: site peer: ", "ctlinnd flush peer: cannot send", "peer.rotating kept")
 		l.mustInject(t, 10) // still written to peer.rotating: innd was not flushed
 		l.checkExactlyOnce(t, false)
-		if r := l.nxmit(t, nil, "rotate", "peer"); r.code != 0 || !strings.Contains(r.stderr, "moved") {
+		if r := l.nxmit(t, nil, "rotate", "peer"); r.code != 0 || !strings.Contains(r.stderr, batch.StateMoved.Describe()) {
 			t.Errorf("next run: exit %d, %q", r.code, r.stderr)
 		}
 		l.checkExactlyOnce(t, false)
@@ -479,7 +479,7 @@ func TestRotateFailures(t *testing.T) {
 		}
 		rotOneLine(t, r.stderr, "nxmit: rotate: site peer: ", "signal: killed", "peer.rotating kept")
 		l.mustInject(t, 10)
-		if r := l.nxmit(t, nil, "rotate", "peer"); r.code != 0 || !strings.Contains(r.stderr, "separated") {
+		if r := l.nxmit(t, nil, "rotate", "peer"); r.code != 0 || !strings.Contains(r.stderr, batch.StateSeparated.Describe()) {
 			t.Errorf("next run: exit %d, %q", r.code, r.stderr)
 		}
 		l.checkExactlyOnce(t, false)
@@ -590,7 +590,7 @@ func TestRotateFailures(t *testing.T) {
 		t.Cleanup(func() { inst.Stop() })
 		l.inst = inst
 		l.mustInject(t, 10)
-		if r := l.nxmit(t, nil, "rotate", "peer", "--force"); r.code != 0 || !strings.Contains(r.stderr, "separated") {
+		if r := l.nxmit(t, nil, "rotate", "peer", "--force"); r.code != 0 || !strings.Contains(r.stderr, batch.StateSeparated.Describe()) {
 			t.Errorf("after innd restarted: exit %d, %q", r.code, r.stderr)
 		}
 		l.checkExactlyOnce(t, false)
