@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,21 @@ type Config struct {
 	// command (article bodies and passwords left out) and "< reply" for each reply.
 	// Writes to it are serialized.
 	Trace io.Writer
+
+	// Network is NetworkAny (the default), NetworkIPv4 or NetworkIPv6: the address
+	// families of the peer's addresses that are dialed, one after the other.
+	Network string
+	// LocalAddrs are source addresses to bind: the first of the family of the address
+	// dialed is used (at most one IPv4 and one IPv6 address make sense).
+	LocalAddrs []netip.Addr
+	// TLS, when set, encrypts the connection: from the start (implicit TLS, NNTPS), or
+	// after STARTTLS when StartTLS says so. An empty ServerName is the host dialed. Share
+	// one ClientSessionCache among a pass's connections so that they resume one session.
+	TLS      *tls.Config
+	StartTLS StartTLSMode
+	// Limiter, when set, caps the bytes per second written (shared by the connections
+	// that have the same Limiter).
+	Limiter *RateLimiter
 }
 
 // quitTimeout bounds the wait for QUIT's reply: the feed is over, and innxmit does not
@@ -67,6 +84,8 @@ type Client struct {
 	bw       *bufio.Writer
 	trace    *tracer
 	greeting Reply
+	addr     string // as dialed, for messages and the TLS server name
+	tls      bool   // the connection is encrypted
 	abuf     []byte // the article buffer handed to Feeder.Article, reused
 
 	// broken is set once the connection is unusable (a failure, or replies left
@@ -79,20 +98,47 @@ type Client struct {
 // Dial connects to addr ("host:port") and reads the greeting. 200 and 201 are success.
 // A 400 (throttled, overloaded, too many connections) is a temporary *Error, a 502 (we
 // are not a known peer) a permanent one; a garbage greeting is a *ProtocolError; a
-// failure to connect or a greeting later than DialTimeout is a *ConnError. ctx also
-// bounds the connect and the greeting.
+// failure to connect or a greeting later than DialTimeout is a *ConnError; a failed TLS
+// handshake a *TLSError. ctx also bounds the connect, the handshake and the greeting.
+// The greeting is read after the handshake with implicit TLS, before STARTTLS otherwise.
 func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	cfg.defaults()
 	start := time.Now()
-	d := net.Dialer{Timeout: cfg.DialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialTCP(ctx, addr, &cfg)
 	if err != nil {
-		return nil, &ConnError{Op: "connect " + addr, Err: err}
+		return nil, err
+	}
+	if cfg.Limiter != nil {
+		conn = &limitConn{Conn: conn, lim: cfg.Limiter}
 	}
 	c := newClient(conn, cfg)
+	c.addr = addr
 	c.dc.interrupt(start.Add(cfg.DialTimeout))
 	stop := context.AfterFunc(ctx, func() { c.dc.interrupt(time.Unix(1, 0)) })
-	err = c.readGreeting()
+	if cfg.TLS != nil && cfg.StartTLS == NoStartTLS {
+		err = c.handshake(ctx, addr)
+	}
+	if err == nil {
+		err = c.readGreeting()
+		var ce *ConnError
+		if c.tls && isRemoteAlert(err) {
+			// TLS 1.3 finishes our side of the handshake before the server checks our
+			// certificate: its refusal arrives with the first read.
+			err = &TLSError{Addr: addr, Err: errors.Unwrap(err)}
+		} else if errors.As(err, &ce) && ce.Timeout() && !c.tls && ctx.Err() == nil {
+			// A TLS server waits for our ClientHello and never greets.
+			ce.Err = fmt.Errorf("no greeting within %v (a TLS server on this port? see tls): %w", cfg.DialTimeout, ce.Err)
+		}
+	}
+	if err == nil && cfg.StartTLS != NoStartTLS {
+		err = c.StartTLS(ctx)
+		var ne *Error
+		if cfg.StartTLS == OptionalStartTLS && errors.As(err, &ne) {
+			err = nil // refused: go on in the clear (no credentials will be sent)
+		} else if err != nil {
+			c.Close()
+		}
+	}
 	if !stop() {
 		// ctx ended while the greeting was read; the deadline it set poisons the
 		// connection even if the greeting made it.
@@ -166,6 +212,10 @@ func (c *Client) Greeting() Reply { return c.greeting }
 func (c *Client) Authenticate(user, pass string) error {
 	if user == "" || pass == "" {
 		return errors.New("nntp: AUTHINFO: empty user or password")
+	}
+	if c.cfg.TLS != nil && !c.tls {
+		// STARTTLS was optional and refused: the password would cross in the clear.
+		return errors.New("nntp: AUTHINFO: not sent in the clear to a peer configured for TLS (STARTTLS was refused)")
 	}
 	r, err := c.cmd("AUTHINFO USER", "AUTHINFO USER "+user, "")
 	if err != nil {

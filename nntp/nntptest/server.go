@@ -11,6 +11,7 @@ package nntptest
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +92,19 @@ type Script struct {
 	// StopReadingAt stops reading, and answering, at the N-th command, until the
 	// server is closed: the sender's writes then block once the socket buffers fill.
 	StopReadingAt int
+
+	// TLS, when set, makes the server speak TLS from the first byte (implicit TLS, as
+	// NNTPS on port 563).
+	TLS *tls.Config
+	// StartTLS, when set, makes STARTTLS answer 382 and run the TLS handshake with this
+	// configuration (RFC 4642); without it STARTTLS is an unknown command (500), as for
+	// innd. Not with Delay.
+	StartTLS *tls.Config
+	// StartTLSCode, when set, is the answer to STARTTLS instead (580: TLS not possible).
+	StartTLSCode int
+	// StartTLSDrop answers 382, reads the client's first handshake bytes and closes the
+	// connection: a peer that fails in the middle of the handshake.
+	StartTLSDrop bool
 }
 
 // Stats counts what a Server received and answered, over all connections.
@@ -104,6 +118,9 @@ type Stats struct {
 	Deferred    int            // 431 and 436
 	Articles    int            // articles received completely
 	Bytes       int64          // their wire bytes, ".\r\n" included
+	Remotes     []string       // the remote ("ip:port") address of each connection, in order
+	TLS         int            // TLS handshakes completed (implicit or after STARTTLS)
+	Resumed     int            // ... of which resumed an earlier session
 }
 
 // A Server is a running scripted peer.
@@ -182,6 +199,7 @@ func (s *Server) Stats() Stats {
 	for k, v := range s.stats.Commands {
 		st.Commands[k] = v
 	}
+	st.Remotes = append([]string(nil), s.stats.Remotes...)
 	return st
 }
 
@@ -221,11 +239,25 @@ func (s *Server) accept() {
 		}
 		s.conns[conn] = struct{}{}
 		s.stats.Connections++
+		s.stats.Remotes = append(s.stats.Remotes, conn.RemoteAddr().String())
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			newSession(s, conn).run()
+			var c net.Conn = conn
+			if s.script.TLS != nil {
+				tc := tls.Server(conn, s.script.TLS)
+				if tc.Handshake() != nil {
+					conn.Close()
+					s.mu.Lock()
+					delete(s.conns, conn)
+					s.mu.Unlock()
+					return
+				}
+				s.recordTLS(tc)
+				c = tc
+			}
+			newSession(s, c).run()
 			conn.Close()
 			s.mu.Lock()
 			delete(s.conns, conn)
@@ -264,6 +296,15 @@ func (s *Server) record(verb string, code int, mid string, art []byte, size int)
 			s.articles[mid] = art
 		}
 	}
+}
+
+func (s *Server) recordTLS(tc *tls.Conn) {
+	s.mu.Lock()
+	s.stats.TLS++
+	if tc.ConnectionState().DidResume {
+		s.stats.Resumed++
+	}
+	s.mu.Unlock()
 }
 
 func (s *Server) count(verb string) {
@@ -349,6 +390,7 @@ type session struct {
 	user   string
 	bad    int // unknown commands
 	closed bool
+	tls    bool // STARTTLS done
 }
 
 type reply struct {
@@ -358,7 +400,16 @@ type reply struct {
 }
 
 func newSession(s *Server, conn net.Conn) *session {
-	ss := &session{srv: s, sc: &s.script, conn: conn}
+	ss := &session{srv: s, sc: &s.script}
+	ss.attach(conn)
+	return ss
+}
+
+// attach sets the session's reader and writer on conn: at the start, and again after
+// STARTTLS.
+func (ss *session) attach(conn net.Conn) {
+	s := ss.srv
+	ss.conn = conn
 	var r io.Reader = conn
 	if ss.sc.SlowRead > 0 {
 		if tc, ok := conn.(*net.TCPConn); ok {
@@ -367,7 +418,7 @@ func newSession(s *Server, conn net.Conn) *session {
 		r = &slowReader{r: conn, pause: ss.sc.SlowRead, done: s.done}
 	}
 	ss.bw = bufio.NewWriterSize(conn, 64<<10)
-	if ss.sc.Delay > 0 {
+	if ss.sc.Delay > 0 && ss.queue == nil {
 		ss.queue = make(chan reply, 4096)
 		ss.wdone = make(chan struct{})
 		go ss.writeDelayed()
@@ -377,7 +428,6 @@ func newSession(s *Server, conn net.Conn) *session {
 		r = &flushingReader{r: r, w: ss.bw}
 	}
 	ss.br = bufio.NewReaderSize(r, 64<<10)
-	return ss
 }
 
 func (ss *session) run() {
@@ -513,6 +563,9 @@ func (ss *session) command(line []byte) {
 			caps += "STREAMING\r\n"
 		}
 		ss.send(caps+".", false)
+	case bytes.EqualFold(verb, []byte("STARTTLS")) && (ss.sc.StartTLS != nil || ss.sc.StartTLSCode != 0 || ss.sc.StartTLSDrop):
+		ss.srv.count("STARTTLS")
+		ss.startTLS()
 	case bytes.EqualFold(verb, []byte("QUIT")):
 		ss.srv.count("QUIT")
 		ss.send("205 Bye", true)
@@ -525,6 +578,43 @@ func (ss *session) command(line []byte) {
 		}
 		ss.send("500 What?", false)
 	}
+}
+
+// startTLS answers STARTTLS and, on 382, runs the server side of the handshake.
+func (ss *session) startTLS() {
+	sc := ss.sc
+	switch {
+	case sc.StartTLSCode != 0:
+		ss.send(strconv.Itoa(sc.StartTLSCode)+" Can not initiate TLS negotiation", false)
+		return
+	case ss.queue != nil || ss.tls:
+		ss.send("502 STARTTLS not possible now", false)
+		return
+	}
+	ss.send("382 Continue with TLS negotiation", false)
+	if err := ss.bw.Flush(); err != nil {
+		ss.closed = true
+		return
+	}
+	if sc.StartTLSDrop {
+		ss.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		ss.br.ReadByte() // the ClientHello has begun
+		ss.conn.Close()
+		ss.closed = true
+		return
+	}
+	if ss.br.Buffered() > 0 {
+		ss.closed = true // the client sent more in the clear: refuse, as RFC 4642 says
+		return
+	}
+	tc := tls.Server(ss.conn, sc.StartTLS)
+	if tc.Handshake() != nil {
+		ss.closed = true
+		return
+	}
+	ss.srv.recordTLS(tc)
+	ss.tls = true
+	ss.attach(tc)
 }
 
 func (ss *session) authinfo(arg []byte) {

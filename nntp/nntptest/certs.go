@@ -1,0 +1,163 @@
+package nntptest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// A CA is a throwaway certificate authority for TLS tests: certificates are made in the
+// test, none is kept.
+type CA struct {
+	Cert    *x509.Certificate
+	CertPEM []byte
+	Pool    *x509.CertPool // holding only this CA, for tls.Config.RootCAs
+	key     *ecdsa.PrivateKey
+}
+
+// A Leaf is a certificate issued by a CA, with its key.
+type Leaf struct {
+	TLS     tls.Certificate // for tls.Config.Certificates
+	CertPEM []byte
+	KeyPEM  []byte
+}
+
+// LeafOptions describe a certificate to issue.
+type LeafOptions struct {
+	// Names are the DNS names and IP addresses the certificate is for (default
+	// "localhost" and 127.0.0.1 and ::1).
+	Names []string
+	// NotBefore and NotAfter default to an hour ago and a day from now.
+	NotBefore, NotAfter time.Time
+	// Client makes a client certificate instead of a server one.
+	Client bool
+}
+
+// NewCA makes a CA named name.
+func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &CA{Cert: cert, CertPEM: pemBlock("CERTIFICATE", der), Pool: pool, key: key}
+}
+
+// Issue makes a certificate signed by the CA.
+func (ca *CA) Issue(t testing.TB, opt LeafOptions) Leaf {
+	t.Helper()
+	if opt.Names == nil {
+		opt.Names = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	if opt.NotBefore.IsZero() {
+		opt.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if opt.NotAfter.IsZero() {
+		opt.NotAfter = time.Now().Add(24 * time.Hour)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: opt.Names[0]},
+		NotBefore:    opt.NotBefore,
+		NotAfter:     opt.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if opt.Client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	for _, n := range opt.Names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Leaf{CertPEM: pemBlock("CERTIFICATE", der), KeyPEM: pemBlock("PRIVATE KEY", kder)}
+	if l.TLS, err = tls.X509KeyPair(l.CertPEM, l.KeyPEM); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// ServerConfig returns a server configuration presenting leaf; with clients set, client
+// certificates signed by clients are required.
+func ServerConfig(leaf Leaf, clients *CA) *tls.Config {
+	c := &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
+	if clients != nil {
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.ClientCAs = clients.Pool
+	}
+	return c
+}
+
+// WriteFiles writes the CA's certificate and the leaf's certificate and key as PEM files
+// in dir, named prefix.ca.pem, prefix.crt and prefix.key, and returns their paths.
+func (ca *CA) WriteFiles(t testing.TB, dir, prefix string, leaf Leaf) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caFile = filepath.Join(dir, prefix+".ca.pem")
+	certFile = filepath.Join(dir, prefix+".crt")
+	keyFile = filepath.Join(dir, prefix+".key")
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{caFile, ca.CertPEM}, {certFile, leaf.CertPEM}, {keyFile, leaf.KeyPEM}} {
+		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
+}
+
+func serial(t testing.TB) *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
