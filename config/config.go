@@ -58,13 +58,23 @@ type Settings struct {
 	// ArticleLogMaxSize rotates the article log to FILE.1 at this size (0: never).
 	ArticleLogMaxSize int64
 	// Feed shaping, applied when a backlog is sent (see linefilter.Options).
-	Delay        time.Duration // articles younger than this stay queued for a later pass
-	HashFeed     string        // Diablo hashfeed buckets the site takes ("" all)
-	MaxCrosspost int           // articles in more groups are not sent (0: no limit)
-	MaxHops      int           // articles with more Path entries are not sent (0: no limit)
-	MaxSize      int64         // larger articles (wire bytes) are not sent (0: no limit)
+	Delay         time.Duration // articles younger than this stay queued for a later pass
+	HashFeed      string        // Diablo hashfeed buckets the site takes ("" all)
+	MaxCrosspost  int           // articles in more groups are not sent (0: no limit)
+	MaxHops       int           // articles with more Path entries are not sent (0: no limit)
+	MaxSize       int64         // larger articles (wire bytes) are not sent (0: no limit)
+	TLS           bool          // implicit TLS (NNTPS) from the first byte
+	StartTLS      string        // "no", "yes" (STARTTLS required) or "optional"
+	TLSCA         string        // PEM file of the authorities to trust instead of the system's
+	TLSServerName string        // name to verify the peer's certificate against (default: the host)
+	TLSCert       string        // PEM client certificate file
+	TLSKey        string        // ... and its key
+	TLSVerify     bool          // verify the peer's certificate (never off by default)
+	BindAddress   string        // source addresses: one IPv4, one IPv6, or both
+	Family        string        // "any", "ipv4" or "ipv6"
+	MaxRate       int64         // bytes per second, all the site's connections together (0: no cap)
 
-	set   uint32         // bit i: siteKeys[i] given
+	set   uint64         // bit i: siteKeys[i] given
 	lines map[string]int // line of each key given in a file
 }
 
@@ -142,6 +152,11 @@ func Builtin() Settings {
 		{"max-crosspost", "0"},
 		{"max-hops", "0"},
 		{"max-size", "0"},
+		{"tls", "no"},
+		{"starttls", "no"},
+		{"tls-verify", "yes"},
+		{"family", "any"},
+		{"max-rate", "0"},
 	} {
 		if err := s.Set(kv[0], kv[1], 0); err != nil {
 			panic("config: bad built-in default: " + err.Error())
@@ -149,6 +164,16 @@ func Builtin() Settings {
 	}
 	return s
 }
+
+// DefaultTLSPort is the peer's port with "tls: yes" when none is given: NNTPS.
+const DefaultTLSPort = 563
+
+// Hosts returns the peer's hosts in the order they are tried.
+func (s *Settings) Hosts() []string { return SplitList(s.Host) }
+
+// UsesTLS reports whether the peer is reached over TLS (implicit or STARTTLS), so that
+// credentials are never sent in the clear.
+func (s *Settings) UsesTLS() bool { return s.TLS || (s.StartTLS != "" && s.StartTLS != "no") }
 
 // Site is one "site NAME { ... }" block.
 type Site struct {
@@ -239,6 +264,22 @@ func (c *Config) Resolve(site string) Settings {
 	s = s.Merge(c.Defaults)
 	if b, ok := c.Site(site); ok {
 		s = s.Merge(b.Settings)
+	}
+	if s.TLS && s.Line("port") == 0 {
+		s.Port = DefaultTLSPort
+	}
+	return s
+}
+
+// ResolveWith is Resolve with over (a command line) merged on top; the port follows
+// "tls" unless one of the layers gave it.
+func (c *Config) ResolveWith(site string, over Settings) Settings {
+	s := c.Resolve(site).Merge(over)
+	if !over.IsSet("port") && s.Line("port") == 0 {
+		s.Port = Builtin().Port
+		if s.TLS {
+			s.Port = DefaultTLSPort
+		}
 	}
 	return s
 }

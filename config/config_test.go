@@ -53,6 +53,7 @@ func TestParseSample(t *testing.T) {
 		Streaming: true, ConnectTimeout: 30 * time.Second, ReplyTimeout: 2 * time.Minute,
 		User: "feeder", Password: `s3cret; "really" # not a comment`, MaxTime: 10 * time.Minute,
 		Compress: true, RetryDelay: 10 * time.Minute, RotateMinSize: 10 << 20, RotateMaxAge: 4 * time.Minute,
+		StartTLS: "no", TLSVerify: true, Family: "any",
 	}
 	if !sameValues(hub, want) {
 		t.Errorf("hub:\n got %+v\nwant %+v", hub, want)
@@ -124,7 +125,7 @@ func TestParseErrors(t *testing.T) {
 		{"site a {}\nsite a {}\n", "f:2: site a declared twice (first at line 1)"},
 		{"defaults {}\ndefaults {}\n", "f:2: second defaults block"},
 		{"site a {\n  port: 1\n", "f:1: block opened here is not closed"},
-		{"site a {\n  host: two words\n}", "f:2: host: unexpected \"words\" after the value"},
+		{"site a {\n  user: two words\n}", "f:2: user: unexpected \"words\" after the value"},
 		{"site a {\n  host:\n}", "f:2: host: missing value"},
 		{"site a/b {}", "f:1: invalid site name \"a/b\""},
 		{"site {}", "f:1: unexpected '{', expecting a site name"},

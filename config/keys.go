@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ type siteKey struct {
 
 // The order is the order Format writes them in.
 var siteKeys = []siteKey{
-	strKey("host", func(s *Settings) *string { return &s.Host }, checkHost),
+	strKey("host", func(s *Settings) *string { return &s.Host }, checkHosts),
 	intKey("port", func(s *Settings) *int { return &s.Port }, 1, 65535),
 	intKey("connections", func(s *Settings) *int { return &s.Connections }, 1, 64),
 	intKey("window", func(s *Settings) *int { return &s.Window }, 1, 10000),
@@ -45,6 +46,16 @@ var siteKeys = []siteKey{
 	intKey("max-crosspost", func(s *Settings) *int { return &s.MaxCrosspost }, 0, math.MaxInt32),
 	intKey("max-hops", func(s *Settings) *int { return &s.MaxHops }, 0, math.MaxInt32),
 	int64Key("max-size", func(s *Settings) *int64 { return &s.MaxSize }, true),
+	boolKey("tls", func(s *Settings) *bool { return &s.TLS }),
+	strKey("starttls", func(s *Settings) *string { return &s.StartTLS }, checkStartTLS),
+	strKey("tls-ca", func(s *Settings) *string { return &s.TLSCA }, checkNonEmpty),
+	strKey("tls-server-name", func(s *Settings) *string { return &s.TLSServerName }, checkHost),
+	strKey("tls-cert", func(s *Settings) *string { return &s.TLSCert }, checkNonEmpty),
+	strKey("tls-key", func(s *Settings) *string { return &s.TLSKey }, checkNonEmpty),
+	boolKey("tls-verify", func(s *Settings) *bool { return &s.TLSVerify }),
+	strKey("bind-address", func(s *Settings) *string { return &s.BindAddress }, checkBindAddress),
+	strKey("family", func(s *Settings) *string { return &s.Family }, checkFamily),
+	int64Key("max-rate", func(s *Settings) *int64 { return &s.MaxRate }, true),
 }
 
 // checkHashFeed accepts what filter --hash accepts (linefilter.ParseHashFeed), or "" for
@@ -340,14 +351,73 @@ func checkCheck(v string) error {
 	return fmt.Errorf("%q: want adaptive, always or never", v)
 }
 
+// checkHosts accepts one host or several, separated by spaces or commas.
+func checkHosts(v string) error {
+	hosts := SplitList(v)
+	if len(hosts) == 0 {
+		return errors.New("empty host")
+	}
+	for _, h := range hosts {
+		if err := checkHost(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func checkHost(v string) error {
 	if v == "" {
 		return errors.New("empty host")
 	}
 	for _, r := range v {
-		if r <= ' ' || r == 0x7f || r == '/' {
+		if r <= ' ' || r == 0x7f || r == '/' || r == ',' {
 			return fmt.Errorf("invalid host %q", v)
 		}
+	}
+	return nil
+}
+
+// SplitList splits a list value (hosts, addresses) at spaces and commas.
+func SplitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' })
+}
+
+func checkStartTLS(v string) error {
+	switch v {
+	case "yes", "no", "optional":
+		return nil
+	}
+	return fmt.Errorf("%q: want yes, no or optional", v)
+}
+
+func checkFamily(v string) error {
+	switch v {
+	case "any", "ipv4", "ipv6":
+		return nil
+	}
+	return fmt.Errorf("%q: want any, ipv4 or ipv6", v)
+}
+
+// checkBindAddress accepts an IPv4 address, an IPv6 address, or one of each.
+func checkBindAddress(v string) error {
+	addrs := SplitList(v)
+	if len(addrs) == 0 {
+		return errors.New("empty address")
+	}
+	var v4, v6 int
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", a)
+		}
+		if ip.Unmap().Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	if v4 > 1 || v6 > 1 {
+		return errors.New("at most one IPv4 and one IPv6 address")
 	}
 	return nil
 }

@@ -260,6 +260,9 @@ func (p *parser) block(s *Settings) error {
 	}
 }
 
+// listKeys take several words, the items of a list.
+var listKeys = map[string]bool{"host": true, "bind-address": true}
+
 // param reads the value of "key:" (value holds what followed the colon in the same word)
 // and hands it to set; the parameter must end the statement.
 func (p *parser) param(t token, key, value string, set func(key, value string, line int) error) error {
@@ -280,6 +283,13 @@ func (p *parser) param(t token, key, value string, set func(key, value string, l
 	end, err := l.next()
 	if err != nil {
 		return err
+	}
+	for listKeys[key] && (end.typ == tWord || end.typ == tQuoted) {
+		// "host: a.example b.example": the words of a list are its items.
+		value += " " + end.text
+		if end, err = l.next(); err != nil {
+			return err
+		}
 	}
 	switch end.typ {
 	case tNewline, tSemi, tEOF:
