@@ -277,12 +277,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 		r.lines.step(site, "skipped: another nxmit is sending")
 	}
 	if st.Connections > 0 {
-		r.g.logStats(p.Host, st)
+		r.g.logStats(usedHost(p.Host, st), st)
 	}
 	switch {
 	case isLocked(err):
 	case err != nil:
-		r.g.logSendError(p.Host, err)
+		r.g.logSendError(usedHost(p.Host, st), err)
 		fail("send", err)
 	}
 	return status

@@ -74,11 +74,11 @@ func (c *SendCmd) Run(g *Globals) error {
 		writeMetricsFile(g, opt.Warn)
 	}
 	if st.Connections > 0 {
-		g.logStats(peer.Host, st)
+		g.logStats(usedHost(peer.Host, st), st)
 	}
 	if err != nil {
 		// "connect failed", "authenticate failed": the forms innreport counts.
-		g.logSendError(peer.Host, err)
+		g.logSendError(usedHost(peer.Host, st), err)
 	}
 	return err
 }

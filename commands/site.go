@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -32,6 +33,17 @@ type PeerFlags struct {
 	MaxTime        *time.Duration `short:"T" help:"Stop offering after this long; the rest stays queued." placeholder:"DUR" setting:"max-time"`
 	MaxArticles    *int64         `help:"Stop after this many articles; the rest stays queued." placeholder:"N" setting:"max-articles"`
 	ArticleLog     *string        `help:"Append a line per article's outcome to FILE; %Y%m%d in the name starts a new file each day (default: nxmit.conf's article-log, else none)." placeholder:"FILE" setting:"article-log"`
+
+	TLS           *bool   `help:"Implicit TLS (NNTPS) from the first byte; the port defaults to ${default_tls_port}." setting:"tls"`
+	StartTLS      *string `name:"starttls" help:"STARTTLS after the greeting (RFC 4642): yes (a refusal is an error), optional, or no." enum:"yes,no,optional" placeholder:"MODE" setting:"starttls"`
+	TLSCA         *string `name:"tls-ca" help:"PEM file of the authorities that sign the peer's certificate (default: the system's)." placeholder:"FILE" type:"path" setting:"tls-ca"`
+	TLSServerName *string `name:"tls-server-name" help:"Name the peer's certificate must carry (default: the host)." placeholder:"NAME" setting:"tls-server-name"`
+	TLSCert       *string `name:"tls-cert" help:"PEM client certificate, for peers that authenticate feeds by certificate." placeholder:"FILE" type:"path" setting:"tls-cert"`
+	TLSKey        *string `name:"tls-key" help:"PEM key of --tls-cert." placeholder:"FILE" type:"path" setting:"tls-key"`
+	NoTLSVerify   bool    `name:"no-tls-verify" help:"Do not verify the peer's certificate (warns on every pass)." setting:"!tls-verify"`
+	BindAddress   *string `help:"Source address: an IPv4 address, an IPv6 address, or one of each." placeholder:"ADDR" setting:"bind-address"`
+	Family        *string `help:"Address family of the peer's addresses: any, ipv4 or ipv6." enum:"any,ipv4,ipv6" placeholder:"FAMILY" setting:"family"`
+	MaxRate       *string `help:"Cap on the bytes per second of all the site's connections together (k, m suffixes)." placeholder:"RATE" setting:"max-rate"`
 }
 
 // peer is a site's resolved settings (the queue settings, compress, rotation and retry
@@ -42,6 +54,11 @@ type peer struct {
 	config.Settings
 	Check    nntp.CheckMode // shadows Settings.Check, its text form
 	NoStream bool
+	Host     string   // shadows Settings.Host: the first of Hosts
+	Hosts    []string // Settings.Host's hosts, tried in order
+	// Transport holds the TLS, address and rate settings (timeouts are added by
+	// sendOptions). Its session cache and rate limiter are shared by one pass.
+	Transport nntp.Config
 }
 
 // resolvePeer merges, by precedence, the command line (cmd, from flagSettings), the site's block and the
@@ -55,7 +72,7 @@ func resolvePeer(g *Globals, site string, cmd config.Settings) (peer, error) {
 	if err != nil {
 		return peer{}, err
 	}
-	s := conf.Resolve(site).Merge(cmd)
+	s := conf.ResolveWith(site, cmd)
 	p := peer{Site: site, Settings: s, NoStream: !s.Streaming}
 	switch s.Check {
 	case "always":
@@ -64,6 +81,13 @@ func resolvePeer(g *Globals, site string, cmd config.Settings) (peer, error) {
 		p.Check = nntp.NeverCheck
 	default:
 		p.Check = nntp.Adaptive
+	}
+	if p.Transport, err = transport(s); err != nil {
+		return p, err
+	}
+	p.Hosts = s.Hosts()
+	if len(p.Hosts) > 0 {
+		p.Host = p.Hosts[0]
 	}
 	if !s.IsSet("user") && !s.IsSet("password") {
 		cred, ok, err := g.passwdEntry(conf, p.Host)
@@ -80,10 +104,54 @@ func resolvePeer(g *Globals, site string, cmd config.Settings) (peer, error) {
 // Addr is the peer's dial address.
 func (p peer) Addr() string { return net.JoinHostPort(p.Host, strconv.Itoa(p.Port)) }
 
+// Addrs are the dial addresses of all the peer's hosts, in order.
+func (p peer) Addrs() []string {
+	addrs := make([]string, len(p.Hosts))
+	for i, h := range p.Hosts {
+		addrs[i] = net.JoinHostPort(h, strconv.Itoa(p.Port))
+	}
+	return addrs
+}
+
+// transport turns the site's TLS, address and rate settings into the client's.
+func transport(s config.Settings) (nntp.Config, error) {
+	var c nntp.Config
+	var err error
+	if c.Network, err = nntp.ParseNetwork(s.Family); err != nil {
+		return c, err
+	}
+	for _, a := range config.SplitList(s.BindAddress) {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return c, fmt.Errorf("bind-address: %w", err)
+		}
+		c.LocalAddrs = append(c.LocalAddrs, ip)
+	}
+	if s.MaxRate > 0 {
+		c.Limiter = nntp.NewRateLimiter(s.MaxRate)
+	}
+	switch s.StartTLS {
+	case "yes":
+		c.StartTLS = nntp.RequireStartTLS
+	case "optional":
+		c.StartTLS = nntp.OptionalStartTLS
+	}
+	if s.UsesTLS() {
+		c.TLS, err = nntp.NewTLSConfig(nntp.TLSOptions{
+			CAFile: s.TLSCA, ServerName: s.TLSServerName,
+			CertFile: s.TLSCert, KeyFile: s.TLSKey, NoVerify: !s.TLSVerify,
+		})
+	}
+	return c, err
+}
+
 func (p peer) sendOptions() xmit.Options {
+	dial := p.Transport
+	dial.DialTimeout, dial.ReplyTimeout = p.ConnectTimeout, p.ReplyTimeout
 	return xmit.Options{
 		Addr:        p.Addr(),
-		Dial:        nntp.Config{DialTimeout: p.ConnectTimeout, ReplyTimeout: p.ReplyTimeout},
+		Addrs:       p.Addrs(),
+		Dial:        dial,
 		User:        p.User,
 		Password:    p.Password,
 		Connections: p.Connections,
@@ -168,4 +236,16 @@ func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credenti
 	}
 	c, ok := pw.Lookup(host)
 	return c, ok, nil
+}
+
+// usedHost is the host a pass's statistics name: the one it connected to (a site may
+// have several), else the first.
+func usedHost(first string, st xmit.Stats) string {
+	if st.Host == "" {
+		return first
+	}
+	if h, _, err := net.SplitHostPort(st.Host); err == nil {
+		return h
+	}
+	return st.Host
 }

@@ -123,6 +123,8 @@ type siteStatus struct {
 	Configured bool   `json:"configured"`
 	Host       string `json:"host"`
 	Port       int    `json:"port"`
+	TLS        string `json:"tls"`      // "tls", "starttls", "starttls optional" or ""
+	MaxRate    int64  `json:"max_rate"` // bytes per second, 0: no cap
 
 	Feed     *fileStatus `json:"feed"`     // S, or null
 	Rotating *fileStatus `json:"rotating"` // S.rotating, or null
@@ -199,7 +201,7 @@ func discoverSites(dir string, configured []string) ([]string, error) {
 
 // siteState gathers one site's status; it never locks or changes anything.
 func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string, now time.Time) (siteStatus, error) {
-	st := siteStatus{Site: q.Site, Configured: configured, Host: s.Host, Port: s.Port,
+	st := siteStatus{Site: q.Site, Configured: configured, Host: s.Host, Port: s.Port, MaxRate: s.MaxRate, TLS: tlsMode(s),
 		Backlogs: []fileStatus{}, Deferrals: []fileStatus{}, Locks: []lockStatus{}, Notes: []string{}}
 	note := func(format string, args ...any) { st.Notes = append(st.Notes, fmt.Sprintf(format, args...)) }
 
@@ -408,6 +410,9 @@ func (r statusReport) print(w io.Writer, files bool) error {
 				fmt.Fprintf(w, "%s: %s lock held by pid %d (%s)%s\n", s.Site, l.Kind, l.PID, orWord(l.Command, "unknown command"), since)
 			}
 		}
+		if s.MaxRate > 0 {
+			fmt.Fprintf(w, "%s: sending at most %s/s (max-rate)\n", s.Site, humanBytes(s.MaxRate))
+		}
 		for _, n := range s.Notes {
 			fmt.Fprintf(w, "%s: %s\n", s.Site, n)
 		}
@@ -483,4 +488,17 @@ func ago(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
+}
+
+// tlsMode says how the site's peer is reached, for status.
+func tlsMode(s config.Settings) string {
+	switch {
+	case s.TLS:
+		return "tls"
+	case s.StartTLS == "yes":
+		return "starttls"
+	case s.StartTLS == "optional":
+		return "starttls optional"
+	}
+	return ""
 }

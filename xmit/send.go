@@ -24,6 +24,9 @@ type Options struct {
 	Queue batch.Queue     // the site's queue files
 	Store *spoolfmt.Store // where tokens and article paths are read
 	Addr  string          // the peer, host:port
+	// Addrs, when set, are several hosts of the peer (host:port), tried in order when
+	// one refuses connections or greets with 400; Addr is then not used.
+	Addrs []string
 
 	Dial     nntp.Config
 	User     string // AUTHINFO USER; empty: no authentication
@@ -103,6 +106,10 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Temporary reports true unless the peer refused us for good (502).
 func (e *UnreachableError) Temporary() bool {
+	var te *nntp.TLSError
+	if errors.As(e.Err, &te) {
+		return te.Temporary() // a certificate that does not verify needs an administrator
+	}
 	var ne *nntp.Error
 	if errors.As(e.Err, &ne) {
 		return ne.Reply.Code != 502
@@ -220,6 +227,7 @@ func Send(ctx context.Context, opt Options) (st Stats, err error) {
 	st.Offered = s.offered
 	st.Connections = s.connections
 	st.NoCheck = s.nocheck
+	st.Host = s.host
 	st.Elapsed = time.Since(start)
 	var ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
@@ -244,6 +252,9 @@ type sender struct {
 	connections int
 	nocheck     int
 	lastErr     error
+	host        string // the host connected to last
+	hostIndex   int    // ... its index in opt.addrs()
+	hostWarned  map[string]bool
 }
 
 func (s *sender) run(ctx context.Context) error {
@@ -252,7 +263,18 @@ func (s *sender) run(ctx context.Context) error {
 	clients := make([]*nntp.Client, s.opt.Connections)
 	errs := make([]error, s.opt.Connections)
 	var wg sync.WaitGroup
-	for i := range clients {
+	s.opt.warnInsecure()
+	from := 0
+	if s.opt.resumable() {
+		// The first handshake alone: the others resume its session (and go to the host
+		// it found).
+		if clients[0], errs[0] = s.dial(ctx); clients[0] == nil {
+			return &UnreachableError{Addr: s.peer(), Err: errs[0]}
+		}
+		from = 1
+	}
+	for i := range clients[from:] {
+		i += from
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -267,11 +289,11 @@ func (s *sender) run(ctx context.Context) error {
 		}
 	}
 	if up == 0 {
-		return &UnreachableError{Addr: s.opt.Addr, Err: errs[0]}
+		return &UnreachableError{Addr: s.peer(), Err: errs[0]}
 	}
 	for i, c := range clients {
 		if c == nil {
-			s.opt.warnf("%s: connection %d: %v (going on with %d)", s.opt.Addr, i+1, errs[i], up)
+			s.opt.warnf("%s: connection %d: %v (going on with %d)", s.peer(), i+1, errs[i], up)
 		}
 	}
 	for i, c := range clients {
@@ -293,13 +315,13 @@ func (s *sender) run(ctx context.Context) error {
 		f.mu.Lock()
 		queued := int64(len(f.pending))
 		f.mu.Unlock()
-		return &IncompleteError{Addr: s.opt.Addr, Unanswered: queued, Err: err}
+		return &IncompleteError{Addr: s.peer(), Unanswered: queued, Err: err}
 	}
 	return nil
 }
 
 func (s *sender) dial(ctx context.Context) (*nntp.Client, error) {
-	c, err := nntp.Dial(ctx, s.opt.Addr, s.opt.Dial)
+	c, err := s.dialAny(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -324,14 +346,14 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 		err := s.feed(ctx, id, c)
 		if err == nil || ctx.Err() != nil || !s.feeder.workLeft() {
 			if err != nil && ctx.Err() == nil {
-				s.opt.warnf("%s: connection %d: %v", s.opt.Addr, id, err)
+				s.opt.warnf("%s: connection %d: %v", s.peer(), id, err)
 			}
 			return
 		}
 		s.mu.Lock()
 		s.lastErr = err
 		s.mu.Unlock()
-		s.opt.warnf("%s: connection %d: %v", s.opt.Addr, id, err)
+		s.opt.warnf("%s: connection %d: %v", s.peer(), id, err)
 		for c = nil; c == nil; {
 			failures++
 			if failures > s.opt.Reconnects {
@@ -348,7 +370,7 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 				s.mu.Lock()
 				s.lastErr = derr
 				s.mu.Unlock()
-				s.opt.warnf("%s: connection %d: reconnect: %v", s.opt.Addr, id, derr)
+				s.opt.warnf("%s: connection %d: reconnect: %v", s.peer(), id, derr)
 			}
 		}
 	}

@@ -32,6 +32,10 @@ type Stats struct {
 	AcceptedBytes int64 // accsize: wire bytes of accepted articles
 	RejectedBytes int64 // rejsize
 
+	// Host is the peer's host:port that the pass connected to last (a site may have
+	// several); empty when no connection was made.
+	Host string
+
 	Connections int // connections that were established, reconnects included
 	NoCheck     int // times a connection entered no-CHECK mode
 
