@@ -273,6 +273,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Add([]byte("site a { host: \"x\\ty\" }"))
 	f.Add([]byte("defaults {\nport: 1\n}\nmax-time: 1h\n"))
+	f.Add([]byte("site a {\nhost: a.example \"b.example\" c,d\ntls: yes\nstarttls: optional\nbind-address: 192.0.2.1 ::1\nfamily: ipv6\nmax-rate: 2m\ntls-verify: no\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(bytes.NewReader(data), "f")
 		if err != nil {

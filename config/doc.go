@@ -63,8 +63,9 @@
 //
 // # Site parameters (in "defaults" or "site NAME")
 //
-//	host             peer host name or address (default: the site name)
-//	port             NNTP port (default 119)
+//	host             peer host name or address, or several separated by spaces or commas,
+//	                 tried in order (default: the site name)
+//	port             NNTP port (default 119; 563 with tls)
 //	connections      parallel connections (default 4)
 //	window           commands in flight per streaming connection (default 128)
 //	check            adaptive, always or never: CHECK before TAKETHIS (default adaptive)
@@ -83,6 +84,15 @@
 //	max-crosspost    do not send articles posted to more groups (default 0: no limit)
 //	max-hops         do not send articles with more Path entries (default 0: no limit)
 //	max-size         do not send larger articles, wire bytes (default 0: no limit)
+//	tls              implicit TLS (NNTPS) from the first byte (default no)
+//	starttls         yes, optional or no: STARTTLS after the greeting (RFC 4642; default no)
+//	tls-ca           PEM file of the authorities to trust (default: the system's)
+//	tls-server-name  name the peer's certificate must carry (default: the host)
+//	tls-cert         PEM client certificate; tls-key its key
+//	tls-verify       verify the peer's certificate (default yes; "no" warns every pass)
+//	bind-address     source address: an IPv4 address, an IPv6 address, or one of each
+//	family           any, ipv4 or ipv6: which of the peer's addresses are dialed (default any)
+//	max-rate         bytes per second of the site's connections together (default none)
 //
 // Precedence, highest first: the command line, the site block, the defaults block, the
 // built-in default.

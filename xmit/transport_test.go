@@ -215,3 +215,31 @@ func TestSendTLSResumes(t *testing.T) {
 		t.Errorf("%d AUTHINFO commands in the clear", n)
 	}
 }
+
+// TestSendNoVerify: with tls-verify off any certificate is taken, and the pass says so
+// once, whatever the number of connections.
+func TestSendNoVerify(t *testing.T) {
+	ca := nntptest.NewCA(t, "unknown to the sender")
+	srv := nntptest.NewServer(t, nntptest.Script{TLS: nntptest.ServerConfig(ca.Issue(t, nntptest.LeafOptions{Names: []string{"elsewhere.example"}}), nil)})
+	s := newSite(t, 50)
+	opt := s.options(srv.Addr)
+	tc, err := nntp.NewTLSConfig(nntp.TLSOptions{NoVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Dial.TLS = tc
+	st, err := Send(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkBalance(st, 50)
+	n := 0
+	for _, w := range s.warns.all() {
+		if strings.Contains(w, "tls-verify is off") {
+			n++
+		}
+	}
+	if st.Accepted != 50 || n != 1 {
+		t.Errorf("accepted %d, %d warnings about tls-verify (want 1): %q", st.Accepted, n, s.warns.all())
+	}
+}

@@ -1,0 +1,52 @@
+package nntp
+
+import (
+	"context"
+	"crypto/tls"
+	"testing"
+
+	"nxmit/nntp/nntptest"
+)
+
+// BenchmarkStreamTLS is BenchmarkStream's window 128 against the same sink, in plain TCP
+// and over TLS (TLS 1.3, AES-GCM or ChaCha20 as negotiated, ECDSA P-256 certificate), so
+// that the cost of encryption per article shows as the ratio of the two.
+func BenchmarkStreamTLS(b *testing.B) {
+	ca := nntptest.NewCA(b, "bench CA")
+	leaf := ca.Issue(b, nntptest.LeafOptions{})
+	for _, tt := range []struct {
+		name   string
+		script nntptest.Script
+		cfg    Config
+	}{
+		{"plain", nntptest.Script{}, Config{}},
+		{"tls", nntptest.Script{TLS: nntptest.ServerConfig(leaf, nil)}, Config{TLS: &tls.Config{RootCAs: ca.Pool}}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			tt.script.CountOnly = true
+			srv, err := nntptest.Start("127.0.0.1:0", tt.script)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			c, err := Dial(context.Background(), srv.Addr, tt.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if ok, err := c.ModeStream(); !ok || err != nil {
+				b.Fatalf("ModeStream = %v, %v", ok, err)
+			}
+			f := &benchFeeder{n: b.N, art: wireArticle("<bench@nntp.example>", 0, benchArticleSize-5)}
+			b.SetBytes(int64(len(f.art)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			st, err := c.Stream(context.Background(), f, StreamConfig{Window: 128})
+			b.StopTimer()
+			if err != nil || st.Accepted != int64(b.N) {
+				b.Fatalf("Stream = %+v, %v", st, err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "articles/s")
+		})
+	}
+}
