@@ -43,15 +43,38 @@ type LeafOptions struct {
 	Client bool
 }
 
-// NewCA makes a CA named name.
+// NewCA makes a CA named name for the test.
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := MakeCA(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ca
+}
+
+// Issue makes a certificate signed by the CA for the test.
+func (ca *CA) Issue(t testing.TB, opt LeafOptions) Leaf {
+	t.Helper()
+	l, err := ca.MakeLeaf(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// MakeCA is NewCA for programs (benchmarks).
+func MakeCA(name string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
@@ -61,20 +84,19 @@ func NewCA(t testing.TB, name string) *CA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &CA{Cert: cert, CertPEM: pemBlock("CERTIFICATE", der), Pool: pool, key: key}
+	return &CA{Cert: cert, CertPEM: pemBlock("CERTIFICATE", der), Pool: pool, key: key}, nil
 }
 
-// Issue makes a certificate signed by the CA.
-func (ca *CA) Issue(t testing.TB, opt LeafOptions) Leaf {
-	t.Helper()
+// MakeLeaf is Issue for programs.
+func (ca *CA) MakeLeaf(opt LeafOptions) (Leaf, error) {
 	if opt.Names == nil {
 		opt.Names = []string{"localhost", "127.0.0.1", "::1"}
 	}
@@ -86,10 +108,14 @@ func (ca *CA) Issue(t testing.TB, opt LeafOptions) Leaf {
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return Leaf{}, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return Leaf{}, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
+		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: opt.Names[0]},
 		NotBefore:    opt.NotBefore,
 		NotAfter:     opt.NotAfter,
@@ -108,17 +134,15 @@ func (ca *CA) Issue(t testing.TB, opt LeafOptions) Leaf {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
-		t.Fatal(err)
+		return Leaf{}, err
 	}
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return Leaf{}, err
 	}
 	l := Leaf{CertPEM: pemBlock("CERTIFICATE", der), KeyPEM: pemBlock("PRIVATE KEY", kder)}
-	if l.TLS, err = tls.X509KeyPair(l.CertPEM, l.KeyPEM); err != nil {
-		t.Fatal(err)
-	}
-	return l
+	l.TLS, err = tls.X509KeyPair(l.CertPEM, l.KeyPEM)
+	return l, err
 }
 
 // ServerConfig returns a server configuration presenting leaf; with clients set, client
@@ -150,12 +174,8 @@ func (ca *CA) WriteFiles(t testing.TB, dir, prefix string, leaf Leaf) (caFile, c
 	return caFile, certFile, keyFile
 }
 
-func serial(t testing.TB) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+func serial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 }
 
 func pemBlock(typ string, der []byte) []byte {

@@ -15,7 +15,7 @@ import (
 )
 
 // Scenario names, for -only. "queue" is the queue-tool measurements.
-var allScenarios = []string{"sink-small", "sink-mixed", "delay-small", "delay-mixed", "innd-small", "innd-mixed", "queue"}
+var allScenarios = []string{"sink-small", "sink-mixed", "tls-small", "delay-small", "delay-mixed", "innd-small", "innd-mixed", "queue"}
 
 // batchSet is one batch of the sender's feed-file lines, and what is in it.
 type batchSet struct {
@@ -33,6 +33,7 @@ const (
 	peerSink peerKind = iota
 	peerDelay
 	peerInnd
+	peerTLS // the sink behind implicit TLS: nxmit only (innxmit has no TLS)
 )
 
 type scenario struct {
@@ -51,6 +52,8 @@ type lab struct {
 	small  *batchSet
 	sink   *sinkProc // answers at once
 	delay  *sinkProc // answers each command c.delay after it arrived
+	tls    *sinkProc // the sink over implicit TLS
+	tlsCA  string    // the PEM file of the CA that signed its certificate
 	recvN  int       // receivers started, for directory names
 	news   owner
 	// profiled is set by profiles(): the CPU profiles' top lines, for the report.
@@ -65,7 +68,7 @@ func newLab(ctx context.Context, c *config, work string) (*lab, error) {
 		return nil, err
 	}
 	needMixed := c.articles > 0 && (c.want("sink-mixed") || c.want("delay-mixed") || c.want("innd-mixed"))
-	needSmall := c.small > 0 && (c.want("sink-small") || c.want("delay-small") || c.want("innd-small"))
+	needSmall := c.small > 0 && (c.want("sink-small") || c.want("tls-small") || c.want("delay-small") || c.want("innd-small"))
 	needSpool := needMixed || needSmall || (c.lines > 0 && c.want("queue"))
 
 	if needSpool {
@@ -101,6 +104,12 @@ func newLab(ctx context.Context, c *config, work string) (*lab, error) {
 			return nil, err
 		}
 	}
+	if c.want("tls-small") {
+		if l.tls, l.tlsCA, err = startTLSSink(work); err != nil {
+			l.close()
+			return nil, err
+		}
+	}
 	if c.want("delay-small") || c.want("delay-mixed") {
 		if l.delay, err = startSink(c.delay); err != nil {
 			l.close()
@@ -116,6 +125,9 @@ func (l *lab) close() {
 	}
 	if l.delay != nil {
 		l.delay.stop()
+	}
+	if l.tls != nil {
+		l.tls.stop()
 	}
 	if l.sender != nil {
 		l.sender.Stop()
@@ -224,6 +236,7 @@ func (l *lab) scenarios() []scenario {
 	d := l.c.delay.String()
 	add("sink-small", l.small, peerSink, "null sink, 1–4 KB")
 	add("sink-mixed", l.mixed, peerSink, "null sink, mixed")
+	add("tls-small", l.small, peerTLS, "TLS sink, 1–4 KB")
 	add("delay-small", l.small, peerDelay, "sink +"+d+", 1–4 KB")
 	add("delay-mixed", l.mixed, peerDelay, "sink +"+d+", mixed")
 	add("innd-small", l.small, peerInnd, "real innd, 1–4 KB")
@@ -238,6 +251,9 @@ func (l *lab) measure(ctx context.Context, sc scenario) ([]bench.Sample, error) 
 	for round := 1; round <= l.c.rounds; round++ {
 		for k := range progs {
 			prog := progs[(k+round-1)%len(progs)]
+			if sc.peer == peerTLS && prog == "innxmit" {
+				continue // innxmit has no TLS: compare with the plain sink
+			}
 			if err := ctx.Err(); err != nil {
 				return samples, err
 			}
@@ -271,6 +287,8 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 		sink = l.sink
 	case peerDelay:
 		sink = l.delay
+	case peerTLS:
+		sink = l.tls
 	case peerInnd:
 		l.recvN++
 		var err error
@@ -298,7 +316,11 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 	case "innxmit":
 		s, err = l.runInnxmit(rctx, sc.batch, port, dir)
 	default:
-		s, err = l.runNxmit(rctx, prog, sc.batch, port, dir)
+		var extra []string
+		if sc.peer == peerTLS {
+			extra = []string{"--tls", "--tls-ca", l.tlsCA}
+		}
+		s, err = l.runNxmit(rctx, prog, sc.batch, port, dir, extra...)
 	}
 	if err != nil {
 		return s, err

@@ -55,7 +55,8 @@ func validProgram(p string) bool {
 // runNxmit sends the batch as nxmit would find it after a rotate: peer.B.<hex> in an
 // outgoing directory of its own (--outgoing), reading the articles from the sender's
 // spool through the sender's inn.conf.
-func (l *lab) runNxmit(ctx context.Context, prog string, b *batchSet, port int, dir string) (bench.Sample, error) {
+// extra are more flags of send (TLS).
+func (l *lab) runNxmit(ctx context.Context, prog string, b *batchSet, port int, dir string, extra ...string) (bench.Sample, error) {
 	out := filepath.Join(dir, "outgoing")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return bench.Sample{}, err
@@ -65,6 +66,7 @@ func (l *lab) runNxmit(ctx context.Context, prog string, b *batchSet, port int, 
 		return bench.Sample{}, err
 	}
 	args := []string{"-v", "--outgoing", out, "send", "peer", "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
+	args = append(args, extra...)
 	args = append(args, nxmitArgs(prog)...)
 	cmd := exec.Command(l.c.nxmit, args...)
 	cmd.Env = l.senderEnv()

@@ -107,9 +107,14 @@ func (l *lab) targets(rows []bench.Row, qt []queueResult) string {
 	ratio("for reference: the same with mixed sizes", "sink +"+d+", mixed", 10, rate, true)
 	ratio("≥ 1.2× innxmit's articles/s to a real innd, mixed", "real innd, mixed", 1.2, rate, true)
 	ratio("for reference: the same with 1–4 KB articles", "real innd, 1–4 KB", 1.2, rate, true)
+	if tr, ok := find("TLS sink, 1–4 KB", "nxmit"); ok {
+		if pr, ok := find("null sink, 1–4 KB", "nxmit"); ok && pr.ArticlesPerSec > 0 {
+			fmt.Fprintf(&b, "| for reference: nxmit's articles/s over TLS / over plain TCP, sink, 1–4 KB | ×%.2f | - |\n", tr.ArticlesPerSec/pr.ArticlesPerSec)
+		}
+	}
 	cpu := func(r bench.Row) float64 { return r.RatioCPU }
 	for _, r := range rows {
-		if r.Program == "nxmit" {
+		if r.Program == "nxmit" && r.Scenario != "TLS sink, 1–4 KB" { // no innxmit there
 			ratio("CPU per article ≤ ½ innxmit's", r.Scenario, 0.5, cpu, false)
 		}
 	}

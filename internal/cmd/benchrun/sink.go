@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -29,6 +31,30 @@ func startSink(delay time.Duration) (*sinkProc, error) {
 	}
 	port, _ := strconv.Atoi(p)
 	return &sinkProc{srv: srv, port: port}, nil
+}
+
+// startTLSSink starts the sink behind implicit TLS with a certificate of a CA made for
+// the run, and returns the CA's PEM file (in work) for nxmit's --tls-ca.
+func startTLSSink(work string) (*sinkProc, string, error) {
+	ca, err := nntptest.MakeCA("benchrun CA")
+	if err != nil {
+		return nil, "", err
+	}
+	leaf, err := ca.MakeLeaf(nntptest.LeafOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	caFile := filepath.Join(work, "tls-sink-ca.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o644); err != nil {
+		return nil, "", err
+	}
+	srv, err := nntptest.Start("127.0.0.1:0", nntptest.Script{CountOnly: true, TLS: nntptest.ServerConfig(leaf, nil)})
+	if err != nil {
+		return nil, "", fmt.Errorf("TLS sink: %w", err)
+	}
+	_, p, _ := net.SplitHostPort(srv.Addr)
+	port, _ := strconv.Atoi(p)
+	return &sinkProc{srv: srv, port: port}, caFile, nil
 }
 
 // accepted is the number of articles the sink has accepted so far.
