@@ -115,30 +115,7 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	c.addr = addr
 	c.dc.interrupt(start.Add(cfg.DialTimeout))
 	stop := context.AfterFunc(ctx, func() { c.dc.interrupt(time.Unix(1, 0)) })
-	if cfg.TLS != nil && cfg.StartTLS == NoStartTLS {
-		err = c.handshake(ctx, addr)
-	}
-	if err == nil {
-		err = c.readGreeting()
-		var ce *ConnError
-		if c.tls && isRemoteAlert(err) {
-			// TLS 1.3 finishes our side of the handshake before the server checks our
-			// certificate: its refusal arrives with the first read.
-			err = &TLSError{Addr: addr, Err: errors.Unwrap(err)}
-		} else if errors.As(err, &ce) && ce.Timeout() && !c.tls && ctx.Err() == nil {
-			// A TLS server waits for our ClientHello and never greets.
-			ce.Err = fmt.Errorf("no greeting within %v (a TLS server on this port? see tls): %w", cfg.DialTimeout, ce.Err)
-		}
-	}
-	if err == nil && cfg.StartTLS != NoStartTLS {
-		err = c.StartTLS(ctx)
-		var ne *Error
-		if cfg.StartTLS == OptionalStartTLS && errors.As(err, &ne) {
-			err = nil // refused: go on in the clear (no credentials will be sent)
-		} else if err != nil {
-			c.Close()
-		}
-	}
+	err = c.greet(ctx)
 	if !stop() {
 		// ctx ended while the greeting was read; the deadline it set poisons the
 		// connection even if the greeting made it.

@@ -157,6 +157,38 @@ func tlsConfigFor(cfg *tls.Config, addr string) *tls.Config {
 	return c
 }
 
+// greet reads the greeting, after the TLS handshake with implicit TLS, and then upgrades
+// with STARTTLS if the configuration says so. On error the connection is closed.
+func (c *Client) greet(ctx context.Context) error {
+	cfg := &c.cfg
+	var err error
+	if cfg.TLS != nil && cfg.StartTLS == NoStartTLS {
+		err = c.handshake(ctx, c.addr)
+	}
+	if err == nil {
+		err = c.readGreeting()
+		var ce *ConnError
+		if c.tls && isRemoteAlert(err) {
+			// TLS 1.3 finishes our side of the handshake before the server checks our
+			// certificate: its refusal arrives with the first read.
+			err = &TLSError{Addr: c.addr, Err: errors.Unwrap(err)}
+		} else if errors.As(err, &ce) && ce.Timeout() && !c.tls && ctx.Err() == nil {
+			// A TLS server waits for our ClientHello and never greets.
+			ce.Err = fmt.Errorf("no greeting within %v (a TLS server on this port? see tls): %w", cfg.DialTimeout, ce.Err)
+		}
+	}
+	if err == nil && cfg.StartTLS != NoStartTLS {
+		err = c.StartTLS(ctx)
+		var ne *Error
+		if cfg.StartTLS == OptionalStartTLS && errors.As(err, &ne) {
+			err = nil // refused: go on in the clear (no credentials will be sent)
+		} else if err != nil {
+			c.Close()
+		}
+	}
+	return err
+}
+
 // handshake runs the TLS client handshake over c's connection (plain so far) and
 // replaces it with the TLS connection. Buffered input would have arrived in the clear
 // and is refused (RFC 4642 §2.2.2: an attacker could inject it).
