@@ -50,3 +50,40 @@ func BenchmarkStreamTLS(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDialTLS is the cost of establishing a connection (connect, handshake,
+// greeting, QUIT): plain, over TLS with a full handshake each time, and over TLS resuming
+// a cached session, as a pass's later connections do.
+func BenchmarkDialTLS(b *testing.B) {
+	ca := nntptest.NewCA(b, "bench CA")
+	leaf := ca.Issue(b, nntptest.LeafOptions{})
+	for _, tt := range []struct {
+		name string
+		tls  bool
+		seed bool // share a session cache
+	}{{"plain", false, false}, {"tls-full", true, false}, {"tls-resumed", true, true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			sc := nntptest.Script{}
+			var cfg Config
+			if tt.tls {
+				sc.TLS = nntptest.ServerConfig(leaf, nil)
+				cfg.TLS = &tls.Config{RootCAs: ca.Pool}
+				if tt.seed {
+					cfg.TLS.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+				}
+			}
+			srv, err := nntptest.Start("127.0.0.1:0", sc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			for b.Loop() {
+				c, err := Dial(context.Background(), srv.Addr, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Quit()
+			}
+		})
+	}
+}
