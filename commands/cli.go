@@ -73,6 +73,7 @@ func defaultVars() kong.Vars {
 	b := config.Builtin()
 	return kong.Vars{
 		"default_port":            strconv.Itoa(b.Port),
+		"default_tls_port":        strconv.Itoa(config.DefaultTLSPort),
 		"default_connections":     strconv.Itoa(b.Connections),
 		"default_window":          strconv.Itoa(b.Window),
 		"default_connect_timeout": shortDuration(b.ConnectTimeout),

@@ -21,7 +21,7 @@ import (
 // given": the site configuration file, then the built-in default, applies.
 type PeerFlags struct {
 	Host           *string        `help:"Peer host name or address (default: the site name)." placeholder:"HOST" setting:"host"`
-	Port           *int           `short:"P" help:"Peer NNTP port (default ${default_port})." placeholder:"PORT" setting:"port"`
+	Port           *int           `short:"P" help:"Peer NNTP port (default ${default_port}; ${default_tls_port} with --tls)." placeholder:"PORT" setting:"port"`
 	Connections    *int           `short:"c" help:"Parallel connections (default ${default_connections})." placeholder:"N" setting:"connections"`
 	Window         *int           `short:"w" help:"Commands in flight per streaming connection (default ${default_window})." placeholder:"N" setting:"window"`
 	Check          *string        `help:"CHECK before TAKETHIS: adaptive (innfeed's no-check hysteresis, the default), always, or never." enum:"adaptive,always,never" placeholder:"MODE" setting:"check"`
