@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"nxmit/internal/innlab"
+	"nxmit/nntp"
 	"nxmit/nntp/nntptest"
 )
 
@@ -80,5 +81,60 @@ func TestTransportSettings(t *testing.T) {
 	}
 	if l.backlogCount("peer") != 1 || len(l.missing(mids)) != 20 {
 		t.Errorf("the backlog is not intact: %v", l.queueFiles("peer"))
+	}
+}
+
+// TestResolvePeerTransport checks the transport flags over the file, and their errors.
+func TestResolvePeerTransport(t *testing.T) {
+	dir := t.TempDir()
+	ca := nntptest.NewCA(t, "site CA")
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, ca.CertPEM, 0o644)
+	g := siteEnv(t, fmt.Sprintf(`
+site hub {
+    host: a.example b.example
+    tls: yes
+    tls-ca: %s
+    max-rate: 1m
+    family: ipv4
+    bind-address: 192.0.2.1 2001:db8::1
+}
+`, caFile), "a.example:u:p\n")
+	p, err := resolvePeer(g, "hub", PeerFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Host != "a.example" || strings.Join(p.Addrs(), " ") != "a.example:563 b.example:563" || p.User != "u" {
+		t.Errorf("hosts %q, addresses %q, user %q", p.Host, p.Addrs(), p.User)
+	}
+	tr := p.Transport
+	if tr.TLS == nil || tr.TLS.RootCAs == nil || tr.TLS.InsecureSkipVerify || tr.TLS.ClientSessionCache == nil ||
+		tr.Limiter == nil || tr.Limiter.Rate() != 1<<20 || tr.Network != "tcp4" || len(tr.LocalAddrs) != 2 {
+		t.Errorf("transport %+v", tr)
+	}
+	p, err = resolvePeer(g, "hub", PeerFlags{NoTLSVerify: true, Port: 8563, Family: "any", MaxRate: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Port != 8563 || !p.Transport.TLS.InsecureSkipVerify || p.Transport.Network != "tcp" || p.Transport.Limiter != nil {
+		t.Errorf("flags over the file: port %d, transport %+v", p.Port, p.Transport)
+	}
+	p, err = resolvePeer(g, "plain", PeerFlags{StartTLS: "optional"})
+	if err != nil || p.Port != 119 || p.Transport.StartTLS != nntp.OptionalStartTLS || p.Transport.TLS == nil {
+		t.Errorf("--starttls optional: %v, port %d, %+v", err, p.Port, p.Transport)
+	}
+
+	for _, tt := range []struct {
+		flags PeerFlags
+		want  string
+	}{
+		{PeerFlags{MaxRate: "fast"}, `--max-rate: "fast" is not a size`},
+		{PeerFlags{BindAddress: "news.example"}, `--bind-address: "news.example" is not an IP address`},
+		{PeerFlags{TLSCA: filepath.Join(dir, "none.pem")}, "tls-ca: open "},
+		{PeerFlags{TLSCA: filepath.Join(dir, "ca.pem"), TLSCert: caFile}, "tls-cert " + caFile + " without tls-key"},
+	} {
+		if _, err := resolvePeer(g, "hub", tt.flags); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.flags, err, tt.want)
+		}
 	}
 }
