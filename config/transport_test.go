@@ -51,3 +51,22 @@ func TestTransportKeys(t *testing.T) {
 		t.Errorf("--tls --port 1563: port %d", s.Port)
 	}
 }
+
+// TestKeyBits: Settings records which keys were given in one bit each of a uint64.
+func TestKeyBits(t *testing.T) {
+	if n := len(siteKeys); n > 64 {
+		t.Fatalf("%d site keys do not fit Settings.set", n)
+	}
+	// Every key, the 33rd and later included, is seen as given once set.
+	b := Builtin()
+	for _, k := range siteKeys {
+		var s Settings
+		if err := s.Set(k.name, k.format(&b), 0); err != nil && k.format(&b) != "" {
+			t.Errorf("%s: %v", k.name, err)
+			continue
+		}
+		if k.format(&b) != "" && !s.IsSet(k.name) {
+			t.Errorf("%s: set but not IsSet", k.name)
+		}
+	}
+}
