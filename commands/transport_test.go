@@ -100,7 +100,15 @@ site hub {
     bind-address: 192.0.2.1 2001:db8::1
 }
 `, caFile), "a.example:u:p\n")
-	p, err := resolvePeer(g, "hub", PeerFlags{})
+	resolve := func(site string, f PeerFlags) (peer, error) {
+		cmd, err := flagSettings(&f)
+		if err != nil {
+			return peer{}, err
+		}
+		return resolvePeer(g, site, cmd)
+	}
+	str := func(v string) *string { return &v }
+	p, err := resolve("hub", PeerFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +120,15 @@ site hub {
 		tr.Limiter == nil || tr.Limiter.Rate() != 1<<20 || tr.Network != "tcp4" || len(tr.LocalAddrs) != 2 {
 		t.Errorf("transport %+v", tr)
 	}
-	p, err = resolvePeer(g, "hub", PeerFlags{NoTLSVerify: true, Port: 8563, Family: "any", MaxRate: "0"})
+	port := 8563
+	p, err = resolve("hub", PeerFlags{NoTLSVerify: true, Port: &port, Family: str("any"), MaxRate: str("0")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Port != 8563 || !p.Transport.TLS.InsecureSkipVerify || p.Transport.Network != "tcp" || p.Transport.Limiter != nil {
 		t.Errorf("flags over the file: port %d, transport %+v", p.Port, p.Transport)
 	}
-	p, err = resolvePeer(g, "plain", PeerFlags{StartTLS: "optional"})
+	p, err = resolve("plain", PeerFlags{StartTLS: str("optional")})
 	if err != nil || p.Port != 119 || p.Transport.StartTLS != nntp.OptionalStartTLS || p.Transport.TLS == nil {
 		t.Errorf("--starttls optional: %v, port %d, %+v", err, p.Port, p.Transport)
 	}
@@ -128,12 +137,12 @@ site hub {
 		flags PeerFlags
 		want  string
 	}{
-		{PeerFlags{MaxRate: "fast"}, `--max-rate: "fast" is not a size`},
-		{PeerFlags{BindAddress: "news.example"}, `--bind-address: "news.example" is not an IP address`},
-		{PeerFlags{TLSCA: filepath.Join(dir, "none.pem")}, "tls-ca: open "},
-		{PeerFlags{TLSCA: filepath.Join(dir, "ca.pem"), TLSCert: caFile}, "tls-cert " + caFile + " without tls-key"},
+		{PeerFlags{MaxRate: str("fast")}, `--max-rate: "fast" is not a size`},
+		{PeerFlags{BindAddress: str("news.example")}, `--bind-address: "news.example" is not an IP address`},
+		{PeerFlags{TLSCA: str(filepath.Join(dir, "none.pem"))}, "tls-ca: open "},
+		{PeerFlags{TLSCA: str(filepath.Join(dir, "ca.pem")), TLSCert: str(caFile)}, "tls-cert " + caFile + " without tls-key"},
 	} {
-		if _, err := resolvePeer(g, "hub", tt.flags); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := resolve("hub", tt.flags); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want %q", tt.flags, err, tt.want)
 		}
 	}

@@ -56,19 +56,54 @@ _nxmit_values() {
     return 0
 }
 
+_nxmit_sites() {
+    # The configured sites, from the nxmit.conf the command line names.
+    local -a opts=()
+    local i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case ${COMP_WORDS[i]} in
+            --config|--innconf)
+                if [[ ${COMP_WORDS[i+1]} == = ]]; then opts+=("${COMP_WORDS[i]}=${COMP_WORDS[i+2]}")
+                else opts+=("${COMP_WORDS[i]}=${COMP_WORDS[i+1]}"); fi ;;
+        esac
+    done
+    COMPREPLY=($(compgen -W "$(nxmit "${opts[@]}" completion --sites 2>/dev/null)" -- "$cur"))
+}
+
 _nxmit() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local cmd= i w
+    local cmd= i w n=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         case $w in
-            --config|--innconf|--outgoing|--log-file|--log-ident|--syslog-socket|--passwd) ((i++)) ;;
+            --config|--innconf|--outgoing|--log-file|--log-ident|--syslog-socket|--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             -*) ;;
             *) cmd=$w; break ;;
         esac
     done
+    # n counts the positionals after the command, the flags' values left out.
+    for ((i++; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        case $cmd:$w in
+            send:--config|send:--innconf|send:--outgoing|send:--log-file|send:--log-ident|send:--syslog-socket|send:--passwd|send:--host|send:--port|send:-P|send:--connections|send:-c|send:--window|send:-w|send:--check|send:--connect-timeout|send:--reply-timeout|send:--user|send:--password|send:--max-time|send:-T|send:--max-articles|send:--article-log|send:--starttls|send:--tls-ca|send:--tls-server-name|send:--tls-cert|send:--tls-key|send:--bind-address|send:--family|send:--max-rate) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            rotate:--config|rotate:--innconf|rotate:--outgoing|rotate:--log-file|rotate:--log-ident|rotate:--syslog-socket|rotate:--passwd|rotate:--min-size|rotate:--max-age|rotate:--flush|rotate:--ctlinnd|rotate:--flush-timeout) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            requeue:--config|requeue:--innconf|requeue:--outgoing|requeue:--log-file|requeue:--log-ident|requeue:--syslog-socket|requeue:--passwd|requeue:--retry-delay) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            merge:--config|merge:--innconf|merge:--outgoing|merge:--log-file|merge:--log-ident|merge:--syslog-socket|merge:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            filter:--config|filter:--innconf|filter:--outgoing|filter:--log-file|filter:--log-ident|filter:--syslog-socket|filter:--passwd|filter:--groups|filter:-g|filter:--min-size|filter:--max-size|filter:--max-age|filter:--min-age|filter:--hash|filter:--max-crosspost|filter:--max-hops) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            scan:--config|scan:--innconf|scan:--outgoing|scan:--log-file|scan:--log-ident|scan:--syslog-socket|scan:--passwd|scan:--site|scan:--since|scan:--until|scan:--groups|scan:-g|scan:--min-size|scan:--max-size|scan:--history) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            status:--config|status:--innconf|status:--outgoing|status:--log-file|status:--log-ident|status:--syslog-socket|status:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            trace:--config|trace:--innconf|trace:--outgoing|trace:--log-file|trace:--log-ident|trace:--syslog-socket|trace:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            run:--config|run:--innconf|run:--outgoing|run:--log-file|run:--log-ident|run:--syslog-socket|run:--passwd|run:--max-connections|run:--run-time|run:--rotate-min-size|run:--rotate-max-age|run:--retry-delay|run:--flush|run:--ctlinnd|run:--flush-timeout|run:--host|run:--port|run:-P|run:--connections|run:-c|run:--window|run:-w|run:--check|run:--connect-timeout|run:--reply-timeout|run:--user|run:--password|run:--max-time|run:-T|run:--max-articles|run:--article-log|run:--starttls|run:--tls-ca|run:--tls-server-name|run:--tls-cert|run:--tls-key|run:--bind-address|run:--family|run:--max-rate) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            check:--config|check:--innconf|check:--outgoing|check:--log-file|check:--log-ident|check:--syslog-socket|check:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            completion:--config|completion:--innconf|completion:--outgoing|completion:--log-file|completion:--log-ident|completion:--syslog-socket|completion:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            version:--config|version:--innconf|version:--outgoing|version:--log-file|version:--log-ident|version:--syslog-socket|version:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            help:--config|help:--innconf|help:--outgoing|help:--log-file|help:--log-ident|help:--syslog-socket|help:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            *:-*) ;;
+            *) ((n++)) ;;
+        esac
+    done
     if [[ $cur == -* ]]; then
-        local flags='--help -h --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
+        local flags='--help -h --version --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
         case $cmd in
             send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
@@ -78,7 +113,8 @@ _nxmit() {
             scan) flags+=' --site --since --until --posted --groups -g --min-size --max-size --history --stats' ;;
             status) flags+=' --json --files -l --prometheus' ;;
             trace) flags+=' --json' ;;
-            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
+            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --dry-run -n --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
+            check) flags+=' --connect' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"
         COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -86,10 +122,54 @@ _nxmit() {
     fi
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
-        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit completion' -- "$cur")) ;;
-        completion) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
-        send|rotate|requeue|merge|status|trace|run) COMPREPLY=($(compgen -W "$(nxmit completion --sites 2>/dev/null)" -- "$cur")) ;;
-        filter|innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit check completion version help' -- "$cur")) ;;
+        send)
+            case $n in
+                0) _nxmit_sites ;;
+            esac ;;
+        rotate)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        requeue)
+            case $n in
+                0) _nxmit_sites ;;
+            esac ;;
+        merge)
+            case $n in
+                0) _nxmit_sites ;;
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
+        filter)
+            case $n in
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
+        status)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        trace)
+            case $n in
+                0) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                *) _nxmit_sites ;;
+            esac ;;
+        run)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        check)
+            case $n in
+                *) _nxmit_sites ;;
+            esac ;;
+        completion)
+            case $n in
+                0) COMPREPLY=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
+            esac ;;
+        help)
+            case $n in
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
     esac
 }
 
