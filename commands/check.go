@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -176,16 +177,32 @@ func (c *CheckCmd) checkPeer(g *Globals, site string, k *checker) {
 		k.fail("site "+site+": ", err)
 		return
 	}
-	prefix := fmt.Sprintf("site %s: peer %s: ", site, p.Addr())
+	// Every host of the site, as send may fall back on any of them.
+	for _, addr := range p.Addrs() {
+		c.checkHost(p, addr, k)
+	}
+}
+
+// checkHost connects to one host of the site's peer as send would, and leaves.
+func (c *CheckCmd) checkHost(p peer, addr string, k *checker) {
+	site := p.Site
+	prefix := fmt.Sprintf("site %s: peer %s: ", site, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), p.ConnectTimeout+p.ReplyTimeout)
 	defer cancel()
-	cl, err := nntp.Dial(ctx, p.Addr(), nntp.Config{DialTimeout: p.ConnectTimeout, ReplyTimeout: p.ReplyTimeout})
+	// The site's transport (TLS, source address, family) as send uses it: credentials
+	// never cross in the clear to a TLS site here either.
+	dial := p.Transport
+	dial.DialTimeout, dial.ReplyTimeout = p.ConnectTimeout, p.ReplyTimeout
+	cl, err := nntp.Dial(ctx, addr, dial)
 	if err != nil {
 		k.fail(prefix, err)
 		return
 	}
 	defer cl.Close()
 	steps := []string{fmt.Sprintf("greeting %d", cl.Greeting().Code)}
+	if st, ok := cl.TLSConnectionState(); ok {
+		steps = append(steps, "TLS "+tls.VersionName(st.Version))
+	}
 	if p.User != "" {
 		if err := cl.Authenticate(p.User, p.Password); err != nil {
 			k.fail(prefix, fmt.Errorf("AUTHINFO USER %s: %w (credentials: nxmit.conf's user and password, or passwd.nntp)", p.User, err))

@@ -71,6 +71,13 @@ func TestTransportSettings(t *testing.T) {
 		t.Errorf("status --json:\n%s", out)
 	}
 
+	// check --connect tries every host with the site's TLS settings.
+	out, _, _ = l.nxmit("check", "--connect")
+	if !strings.Contains(out, "site peer: peer 127.0.0.1:"+port+": greeting 200, TLS TLS 1.3") ||
+		!strings.Contains(out, "[::1]:"+port) {
+		t.Errorf("check --connect:\n%s", out)
+	}
+
 	mids = l.inject(20)
 	if _, stderr, status := l.nxmit("rotate", "peer"); status != 0 {
 		t.Fatalf("rotate: %d %s", status, stderr)
