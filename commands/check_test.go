@@ -90,6 +90,11 @@ func TestRunDryRun(t *testing.T) {
 		t.Fatalf("rotate: %d %s", status, stderr)
 	}
 	mids := l.inject(20) // a backlog, and a feed file due for rotation
+	// innd buffers feed-file writes: flush them now, or innd's late write would be
+	// taken for a change made by the dry run.
+	if _, err := l.sender.Ctlinnd("flush", "peer"); err != nil {
+		t.Fatal(err)
+	}
 	snapshot := func() string {
 		var b strings.Builder
 		entries, _ := os.ReadDir(l.sender.Outgoing)
