@@ -45,6 +45,11 @@ type Result struct {
 	Reply   Reply // the reply that decided it (zero for Missing, Failed and most Unsent)
 	Size    int   // article bytes sent, for innxmit's accsize and rejsize (0 if not sent)
 	Err     error // why, for Missing, Failed and Unsent
+	// Verb is the command Reply answers (zero when there is no reply).
+	Verb Verb
+	// Unexpected is set when Reply's code is not in ReplyTable for Verb: the article
+	// is Deferred, and the administrator should hear of the code once.
+	Unexpected bool
 }
 
 // ErrNoArticle is the error a Feeder's Article wraps when the article no longer exists

@@ -11,10 +11,12 @@ import (
 // Each article is read before its IHAVE (its bytes are needed anyway), so a missing
 // article is reported Missing without a command.
 //
-// 435 is Refused and 436 Deferred; after 335 the article is sent, and 235 is Accepted,
-// 437 Rejected and 436 Deferred. innxmit's 501 is taken as Refused at the offer and
-// Rejected after the article. Any other reply (400 or 403 from a throttled or broken
-// peer, 480, 500, 502) fails the connection with the current offer Unsent.
+// Each reply settles its article by ReplyTable: 435 is Refused and 436 Deferred; after
+// 335 the article is sent, and 235 is Accepted, 437 Rejected and 436 Deferred; 5xx is
+// Refused at the offer and Rejected after the article, and a code in no row Deferred.
+// Only the ConnectionCodes (400 from a throttled peer, 480) and broken lines fail the
+// connection, with the current offer Unsent. A peer whose first RefuseRun answers are
+// all 5xx fails the connection with a *RefusingError, those offers Unsent.
 //
 // The reporting contract is Stream's: every offer taken reaches Done exactly once, and
 // when ctx is done IHave takes no new offers, gives the exchange in progress up to
@@ -54,12 +56,30 @@ func (c *Client) IHave(ctx context.Context, f Feeder) (FeedStats, error) {
 		}
 		results = results[:0]
 	}
+	// 5xx answers are held until the peer answers something else (see Stream).
+	var held []Result
+	proven := false
+	release := func(err error, unsent bool) {
+		for _, h := range held {
+			if unsent {
+				h.Outcome, h.Err, h.Size = Unsent, err, 0
+			} else {
+				h.Outcome, h.Size = Deferred, 0
+			}
+			results = append(results, h)
+		}
+		held = nil
+	}
 	for {
 		if err := context.Cause(ctx); err != nil {
+			release(err, true)
+			done()
 			return st, fmt.Errorf("nntp: feed stopped: %w", err)
 		}
 		offers = f.NextOffers(offers[:0], pullBatch)
 		if len(offers) == 0 {
+			release(nil, false)
+			done()
 			return st, nil
 		}
 		for i := range offers {
@@ -71,6 +91,26 @@ func (c *Client) IHave(ctx context.Context, f Feeder) (FeedStats, error) {
 				break
 			}
 			r, err := c.ihave(f, o, &st)
+			if err == nil && r.Reply.Code != 0 && !proven {
+				if isRefusal(r.Reply) {
+					held = append(held, r)
+					if len(held) < RefuseRun {
+						continue
+					}
+					err = c.fail(&RefusingError{Reply: r.Reply, Verb: r.Verb})
+					held[len(held)-1].Outcome = Unsent
+					r = held[len(held)-1]
+					held = held[:len(held)-1]
+				} else {
+					proven = true
+					results = append(results, held...)
+					held = nil
+				}
+			}
+			if err != nil {
+				release(err, true)
+				r.Outcome, r.Err, r.Size = Unsent, err, 0
+			}
 			results = append(results, r)
 			if err != nil {
 				for _, o := range offers[i+1:] {
@@ -101,15 +141,13 @@ func (c *Client) ihave(f Feeder, o *Offer, st *FeedStats) (Result, error) {
 	if err != nil {
 		return Result{Offer: *o, Outcome: Unsent, Err: err}, err
 	}
-	switch r.Code {
-	case 335:
-	case 435, 501:
-		return Result{Offer: *o, Outcome: Refused, Reply: r}, nil
-	case 436:
-		return Result{Offer: *o, Outcome: Deferred, Reply: r}, nil
-	default:
-		err := c.fail(replyError(op, r))
+	set, err := Settle(VerbIHave, o.MessageID, r)
+	if err != nil {
+		err = c.fail(err)
 		return Result{Offer: *o, Outcome: Unsent, Reply: r, Err: err}, err
+	}
+	if set.Outcome != 0 {
+		return Result{Offer: *o, Outcome: set.Outcome, Reply: r, Verb: VerbIHave, Unexpected: set.Unexpected}, nil
 	}
 
 	c.bw.Write(art)
@@ -122,14 +160,17 @@ func (c *Client) ihave(f Feeder, o *Offer, st *FeedStats) (Result, error) {
 		err = c.fail(err)
 		return Result{Offer: *o, Outcome: Unsent, Err: err}, err
 	}
-	switch r.Code {
-	case 235:
-		return Result{Offer: *o, Outcome: Accepted, Reply: r, Size: len(art)}, nil
-	case 437, 501:
-		return Result{Offer: *o, Outcome: Rejected, Reply: r, Size: len(art)}, nil
-	case 436:
-		return Result{Offer: *o, Outcome: Deferred, Reply: r}, nil
+	set, err = Settle(VerbIHaveArticle, o.MessageID, r)
+	if err != nil {
+		err = c.fail(err)
+		return Result{Offer: *o, Outcome: Unsent, Reply: r, Err: err}, err
 	}
-	err = c.fail(replyError(op, r))
-	return Result{Offer: *o, Outcome: Unsent, Reply: r, Err: err}, err
+	if set.Outcome == 0 { // a second 335
+		set = Settlement{Outcome: Deferred, Unexpected: true}
+	}
+	res2 := Result{Offer: *o, Outcome: set.Outcome, Reply: r, Verb: VerbIHaveArticle, Unexpected: set.Unexpected}
+	if set.Outcome == Accepted || set.Outcome == Rejected {
+		res2.Size = len(art)
+	}
+	return res2, nil
 }

@@ -63,12 +63,7 @@ func TestIHaveFaults(t *testing.T) {
 	}{
 		{name: "400 at the offer", script: nntptest.Script{FailAt: 20}, temp: true, check: wantCode(400)},
 		{name: "400 after the article", script: nntptest.Script{Decide: at(nntptest.IHaveArticle, 19, 400)}, temp: true, check: wantCode(400)},
-		{name: "403 after the article", script: nntptest.Script{Decide: at(nntptest.IHaveArticle, 19, 403)}, temp: true, check: wantCode(403)},
-		{name: "403 at the offer", script: nntptest.Script{Decide: at(nntptest.IHave, 19, 403)}, temp: true, check: wantCode(403)},
 		{name: "480", script: nntptest.Script{Decide: at(nntptest.IHave, 19, 480)}, check: wantCode(480)},
-		{name: "502", script: nntptest.Script{Decide: at(nntptest.IHave, 19, 502)}, check: wantCode(502)},
-		{name: "500", script: nntptest.Script{Decide: at(nntptest.IHave, 19, 500)}, check: wantCode(500)},
-		{name: "unexpected 2xx", script: nntptest.Script{Decide: at(nntptest.IHave, 19, 239)}, check: wantProto("unexpected")},
 		{name: "garbage", script: nntptest.Script{GarbageAt: 20}, check: wantProto("malformed")},
 		{name: "cut in an article", script: nntptest.Script{CutArticleAt: 20}, temp: true, check: wantErr[*ConnError]()},
 		{name: "stall", script: nntptest.Script{StallAt: 20}, cfg: Config{ReplyTimeout: 200 * time.Millisecond}, temp: true, check: wantTimeout},

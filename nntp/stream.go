@@ -84,19 +84,26 @@ type streamer struct {
 // checked ModeStream first: a peer that refuses streaming answers 500 and the
 // connection fails.
 //
-// Up to cfg.Window commands are in flight. Replies must come in command order and name
-// the message-id of the command they answer; anything else fails the connection with a
-// *ProtocolError. CHECK 238 leads to TAKETHIS with the article, 431 is Deferred (never
-// re-CHECKed at once), 438 Refused; TAKETHIS 239 is Accepted, 439 Rejected. An article
-// that is missing when its turn comes is reported Missing and nothing is sent for it.
+// Up to cfg.Window commands are in flight. Replies must come in command order; each
+// settles the one article it answers by ReplyTable (Settle): CHECK 238 leads to TAKETHIS
+// with the article, 431 is Deferred (never re-CHECKed at once), 438 Refused; TAKETHIS
+// 239 is Accepted, 439 Rejected, 431 and 436 Deferred; a 5xx Refuses a CHECK and Rejects
+// a TAKETHIS; a code in no row is Deferred and marked Unexpected. A reply naming another
+// message-id fails the connection with a *ProtocolError. An article that is missing when
+// its turn comes is reported Missing and nothing is sent for it.
+//
+// 5xx answers are held back until the connection has had another answer: when the
+// first RefuseRun answers are all 5xx, the peer refuses everything (read-only, or not
+// configured for us), and the connection fails with a *RefusingError, those offers
+// Unsent. Held answers of a stream that ends before any other answer are Deferred.
 //
 // In Adaptive mode the connection keeps innfeed's filter f (F=50): each 239 sets
 // f = f*(1-1/F) + 1, each 431, 438 and 439 sets f = f*(1-1/F). Above 95% of F the
 // connection sends TAKETHIS without CHECK, and below 90% it checks again.
 //
 // Every offer taken from the Feeder reaches Done exactly once. When the connection
-// fails (400 or 403 from a throttled or broken peer, 480 or 502, a protocol error, EOF,
-// a timeout), the offers without a final answer are Unsent, the connection is closed
+// fails (a ConnectionCodes reply such as 400 from a throttled peer, a protocol error,
+// EOF, a timeout), the offers without a final answer are Unsent, the connection is closed
 // and the error returned; it is temporary for 400, 403 and connection failures. When
 // ctx is done, Stream takes no new offers, waits up to cfg.Grace for the replies due,
 // and returns an error wrapping ctx's cause; the client is still usable if all replies
@@ -414,7 +421,24 @@ func (s *streamer) read() {
 		wants    []Offer
 		res      []Result
 		noCheck  = s.noCheck
+		proven   bool     // the peer answered something else than 5xx
+		held     []Result // 5xx answers before proven, not yet delivered
 	)
+	// release hands the held 5xx answers over when the reader leaves: as they are once
+	// the stream ended normally (a peer that refuses a few articles of a short pass),
+	// Unsent if the connection failed or the pass stops, so they stay queued.
+	release := func(err error, stopping bool) {
+		for _, h := range held {
+			if err != nil || stopping {
+				h.Outcome, h.Err, h.Size = Unsent, err, 0
+			} else if h.Outcome == Rejected || h.Outcome == Refused {
+				// Never proven: keep them for a later pass rather than drop them.
+				h.Outcome, h.Size = Deferred, 0
+			}
+			res = append(res, h)
+		}
+		held = nil
+	}
 	// publish hands our progress to the writer; s.mu must be held.
 	publish := func() {
 		changed := s.head != head || finished > 0 || len(wants) > 0 || s.noCheck != noCheck
@@ -428,6 +452,7 @@ func (s *streamer) read() {
 		}
 	}
 	fail := func(err error) {
+		release(err, false)
 		s.mu.Lock()
 		publish()
 		if s.err == nil {
@@ -455,6 +480,7 @@ func (s *streamer) read() {
 			s.rcond.Wait()
 		}
 		if s.err != nil || s.tail == head {
+			release(s.err, s.stopping)
 			s.mu.Unlock()
 			if len(res) > 0 {
 				s.deliver(res)
@@ -489,23 +515,45 @@ func (s *streamer) read() {
 			if r.Code < 200 {
 				continue // informational; innxmit ignores these too
 			}
-			out, err := e.answer(r)
+			set, err := e.answer(r)
 			if err != nil {
 				fail(err)
 				return
 			}
 			head++
-			switch out {
-			case 0: // 238
+			out := set.Outcome
+			answer := Result{Offer: e.offer, Outcome: out, Reply: r, Size: sentSize(out, e), Verb: e.verb(), Unexpected: set.Unexpected}
+			if out != 0 && !proven && isRefusal(r) {
+				// Held until the peer shows it answers something else: a peer that
+				// refuses everything must not have the queue emptied as rejected.
+				finished++
+				held = append(held, answer)
+				if len(held) >= RefuseRun {
+					fail(&RefusingError{Reply: r, Verb: e.verb()})
+					return
+				}
+				continue
+			}
+			if !proven {
+				proven = true
+				for _, h := range held {
+					s.filter *= 1 - 1/noCheckFilter
+					res = append(res, h)
+				}
+				held = nil
+			}
+			if out == 0 { // 238
 				wants = append(wants, e.offer)
 				continue
+			}
+			finished++
+			switch out {
 			case Accepted:
 				s.filter = s.filter*(1-1/noCheckFilter) + 1
 			case Refused, Rejected, Deferred:
 				s.filter *= 1 - 1/noCheckFilter
 			}
-			finished++
-			res = append(res, Result{Offer: e.offer, Outcome: out, Reply: r, Size: sentSize(out, e)})
+			res = append(res, answer)
 			if s.mode == Adaptive {
 				if !noCheck && s.filter > noCheckOn {
 					noCheck = true
@@ -533,30 +581,14 @@ func (e *sentCmd) op() string {
 	return "TAKETHIS " + e.offer.MessageID
 }
 
-// answer checks a reply against the command it answers and returns the outcome, or 0
-// for a 238.
-func (e *sentCmd) answer(r Reply) (Outcome, error) {
-	var out Outcome
-	switch {
-	case e.kind == cmdCheck && r.Code == 238:
-		out = 0
-	case e.kind == cmdCheck && r.Code == 431:
-		out = Deferred
-	case e.kind == cmdCheck && r.Code == 438:
-		out = Refused
-	case e.kind == cmdCheck && r.Code == 501:
-		// A syntax error about the message-id, which such replies do not repeat;
-		// innxmit counts it refused, and so do we.
-		return Refused, nil
-	case e.kind == cmdTakethis && r.Code == 239:
-		out = Accepted
-	case e.kind == cmdTakethis && r.Code == 439:
-		out = Rejected
-	default:
-		return 0, replyError(e.op(), r)
+// answer settles the command's article by the reply table (see Settle).
+func (e *sentCmd) answer(r Reply) (Settlement, error) {
+	return Settle(e.verb(), e.offer.MessageID, r)
+}
+
+func (e *sentCmd) verb() Verb {
+	if e.kind == cmdCheck {
+		return VerbCheck
 	}
-	if r.MessageID() != e.offer.MessageID {
-		return 0, &ProtocolError{Op: e.op(), Line: r.String(), Msg: "reply out of order"}
-	}
-	return out, nil
+	return VerbTakethis
 }
