@@ -39,16 +39,16 @@ func matrixWant(stage nntptest.Stage, code int) (out Outcome, unexpected bool) {
 		c int
 	}
 	known := map[k]Outcome{
-		{nntptest.Check, 238}: Accepted, // the article then goes by TAKETHIS
-		{nntptest.Check, 431}: Deferred,
-		{nntptest.Check, 438}: Refused,
-		{nntptest.Takethis, 239}: Accepted,
-		{nntptest.Takethis, 439}: Rejected,
-		{nntptest.Takethis, 431}: Deferred,
-		{nntptest.Takethis, 436}: Deferred,
-		{nntptest.IHave, 335}: Accepted,
-		{nntptest.IHave, 435}: Refused,
-		{nntptest.IHave, 436}: Deferred,
+		{nntptest.Check, 238}:        Accepted, // the article then goes by TAKETHIS
+		{nntptest.Check, 431}:        Deferred,
+		{nntptest.Check, 438}:        Refused,
+		{nntptest.Takethis, 239}:     Accepted,
+		{nntptest.Takethis, 439}:     Rejected,
+		{nntptest.Takethis, 431}:     Deferred,
+		{nntptest.Takethis, 436}:     Deferred,
+		{nntptest.IHave, 335}:        Accepted,
+		{nntptest.IHave, 435}:        Refused,
+		{nntptest.IHave, 436}:        Deferred,
 		{nntptest.IHaveArticle, 235}: Accepted,
 		{nntptest.IHaveArticle, 436}: Deferred,
 		{nntptest.IHaveArticle, 437}: Rejected,

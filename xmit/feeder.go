@@ -40,14 +40,21 @@ type feeder struct {
 	deferRun int   // consecutive deferrals, reset by any other final answer
 	drained  bool  // every file read to its end
 	progress func(done int64)
-	recs     []batch.Record // scratch for finishAll
-	local    []*pending     // lines NextOffers finished without the peer, blanked together
-	hidden   int64          // malformed-line warnings not shown
+	recs     []batch.Record     // scratch for finishAll
+	local    []*pending         // lines NextOffers finished without the peer, blanked together
+	hidden   int64              // malformed-line warnings not shown
+	warned   map[replyKey]int64 // unexpected and 5xx replies of the pass, by command and code
 
 	host     string        // the peer's host, for the article log
 	entries  []audit.Entry // article log entries not written yet
 	logErr   bool          // the article log failed once: warned, not again
 	shapeBuf []byte        // scratch for Shape's article reads
+}
+
+// replyKey names a kind of reply worth one warning a pass.
+type replyKey struct {
+	verb nntp.Verb
+	code int
 }
 
 // maxMalformedShown bounds the malformed-line warnings of a pass: a backlog of garbage
@@ -72,6 +79,7 @@ func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
 		warn:     opt.warnf,
 		files:    files,
 		pending:  make(map[int64]*pending),
+		warned:   make(map[replyKey]int64),
 		defers:   defers,
 		progress: opt.Progress,
 		host:     hostOf(opt.Addr),
@@ -354,7 +362,13 @@ func (f *feeder) done(results []nntp.Result, conn int) {
 		if p == nil {
 			continue
 		}
-		switch r.Outcome {
+		outcome := r.Outcome
+		if _, refusing := f.halted.(*RefusingError); refusing && r.Reply.Code >= 500 {
+			// Another connection found the peer refusing everything: this 5xx says
+			// no more about the article than the others did. It stays queued.
+			outcome = nntp.Unsent
+		}
+		switch outcome {
 		case nntp.Accepted:
 			s.Accepted++
 			s.AcceptedBytes += int64(r.Size)
@@ -387,11 +401,20 @@ func (f *feeder) done(results []nntp.Result, conn int) {
 			}
 			f.record(p, audit.Requeued, conn, r, "")
 		default: // Unsent: the connection broke first; offer it again on a live one.
+			var re *nntp.RefusingError
+			if errors.As(r.Err, &re) && f.halted == nil {
+				// The peer refuses everything: the articles stay queued, a person
+				// must act.
+				f.halted = &RefusingError{Addr: f.opt.Addr, Err: re}
+			}
 			f.retry = append(f.retry, r.Offer.Ref)
 			continue
 		}
 		if r.Outcome != nntp.Deferred {
 			f.deferRun = 0
+		}
+		if r.Unexpected || r.Reply.Code >= 500 {
+			f.odd(p, r)
 		}
 		delete(f.pending, r.Offer.Ref)
 		finished = append(finished, p)
@@ -402,6 +425,22 @@ func (f *feeder) done(results []nntp.Result, conn int) {
 		f.halted = &DeferringError{Addr: f.opt.Addr, Run: f.deferRun}
 	}
 	f.finishAll(finished)
+}
+
+// odd tells the administrator of a reply outside the usual ones (a 5xx, or a code in no
+// row of nntp.ReplyTable), once per command and code a pass; close gives the counts.
+func (f *feeder) odd(p *pending, r *nntp.Result) {
+	k := replyKey{r.Verb, r.Reply.Code}
+	f.warned[k]++
+	if f.warned[k] > 1 {
+		return
+	}
+	what := r.Outcome.String()
+	if r.Unexpected {
+		what = "deferred (a code nxmit does not expect there)"
+	}
+	f.warn("%s:%d: peer answered %q to %s %s: %s; further %d replies to %s this pass are only counted",
+		p.bl.file.Path, p.rec.LineNo, r.Reply.String(), r.Verb, r.Offer.MessageID, what, r.Reply.Code, r.Verb)
 }
 
 // deferLine keeps the line for a later pass by appending it to S.defer; the caller then
@@ -518,6 +557,11 @@ func (f *feeder) close() error {
 	f.flushLog()
 	if f.hidden > 0 {
 		f.warn("%d more malformed lines not shown (%d in all)", f.hidden, f.stats.Malformed)
+	}
+	for k, n := range f.warned {
+		if n > 1 {
+			f.warn("peer answered %d to %s %d times this pass", k.code, k.verb, n)
+		}
 	}
 	if err := f.defers.Sync(); err != nil {
 		errs = append(errs, err)

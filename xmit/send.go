@@ -142,6 +142,23 @@ func (e *DeferringError) Error() string {
 	return fmt.Sprintf("%s: peer deferred %d articles in a row (paused?); stopping, the rest stays queued", e.Addr, e.Run)
 }
 
+// RefusingError means the peer answered nothing but 5xx to the first offers of a
+// connection (read-only, or not configured to take our articles): the pass stopped and
+// every article stays queued. It is not temporary: a person must act.
+type RefusingError struct {
+	Addr string
+	Err  *nntp.RefusingError
+}
+
+func (e *RefusingError) Error() string {
+	return fmt.Sprintf("%s: peer answers %q to %s and nothing else, as to its first %d offers: not configured to take our articles? stopping, everything stays queued",
+		e.Addr, e.Err.Reply.String(), e.Err.Verb, nntp.RefuseRun)
+}
+func (e *RefusingError) Unwrap() error { return e.Err }
+
+// Temporary reports false: the peer needs its configuration fixed.
+func (e *RefusingError) Temporary() bool { return false }
+
 // Temporary reports true: a later pass will find the peer working again.
 func (e *DeferringError) Temporary() bool  { return true }
 func (e *IncompleteError) Temporary() bool { return true }
@@ -344,8 +361,10 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 	delay := s.opt.Backoff
 	for {
 		err := s.feed(ctx, id, c)
+		var refusing *nntp.RefusingError
 		if err == nil || ctx.Err() != nil || !s.feeder.workLeft() {
-			if err != nil && ctx.Err() == nil {
+			// A refusing peer is reported once, by Send's error.
+			if err != nil && ctx.Err() == nil && !errors.As(err, &refusing) {
 				s.opt.warnf("%s: connection %d: %v", s.peer(), id, err)
 			}
 			return
