@@ -113,7 +113,9 @@ func (m CheckMode) String() string {
 // Stream defaults, used where a StreamConfig field is zero.
 const (
 	DefaultWindow = 128
-	DefaultGrace  = 5 * time.Second
+	// DefaultGrace is short: an interrupted pass must end before an init script or
+	// "su -c" kills it (about 2 s), and what is not answered by then stays queued.
+	DefaultGrace = time.Second
 )
 
 // StreamConfig tunes Stream.
@@ -124,14 +126,15 @@ type StreamConfig struct {
 	// Mode chooses when to CHECK (default Adaptive).
 	Mode CheckMode
 	// Grace is how long Stream waits for the replies still due once ctx is done
-	// (default 5 s); what is not answered by then is Unsent.
+	// (default 1 s); what is not answered by then is Unsent.
 	Grace time.Duration
 }
 
 // FeedStats counts what one Stream or IHave call did on its connection.
 type FeedStats struct {
 	// Offered counts CHECKs, TAKETHIS sent without a CHECK, and IHAVEs, the way innxmit
-	// counts its "offered" figure.
+	// counts its "offered" figure, less the offers whose article got no final answer
+	// (Unsent after being offered): innreport's %Acc divides by it.
 	Offered  int64
 	Checks   int64 // CHECK commands
 	Takethis int64 // TAKETHIS commands, after a 238 or without CHECK

@@ -63,6 +63,7 @@ func (c *Client) IHave(ctx context.Context, f Feeder) (FeedStats, error) {
 		for _, h := range held {
 			if unsent {
 				h.Outcome, h.Err, h.Size = Unsent, err, 0
+				st.Offered-- // never answered for good: no offer for innreport's %Acc
 			} else {
 				h.Outcome, h.Size = Deferred, 0
 			}
@@ -90,7 +91,9 @@ func (c *Client) IHave(ctx context.Context, f Feeder) (FeedStats, error) {
 				}
 				break
 			}
+			before := st.IHaves
 			r, err := c.ihave(f, o, &st)
+			sent := st.IHaves > before
 			if err == nil && r.Reply.Code != 0 && !proven {
 				if isRefusal(r.Reply) {
 					held = append(held, r)
@@ -110,6 +113,9 @@ func (c *Client) IHave(ctx context.Context, f Feeder) (FeedStats, error) {
 			if err != nil {
 				release(err, true)
 				r.Outcome, r.Err, r.Size = Unsent, err, 0
+			}
+			if sent && r.Outcome == Unsent {
+				st.Offered-- // never answered for good: no offer for innreport's %Acc
 			}
 			results = append(results, r)
 			if err != nil {

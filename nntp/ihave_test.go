@@ -163,6 +163,10 @@ func TestIHaveCancelStalled(t *testing.T) {
 	if cnt := countOutcomes(f.check(st)); cnt[Accepted] != 2 || cnt[Unsent] != 8 {
 		t.Errorf("outcomes %v", cnt)
 	}
+	// The stalled IHAVE was sent but never answered: not an offer.
+	if st.IHaves != 3 || st.Offered != 2 {
+		t.Errorf("IHaves %d Offered %d, want 3 and 2", st.IHaves, st.Offered)
+	}
 }
 
 func TestIHaveExactlyOnceStress(t *testing.T) {

@@ -70,6 +70,11 @@ type streamer struct {
 	wtail                     uint64
 	wres                      []Result
 	offered, checks, takethis int64
+	unanswered                int64 // offers counted in offered whose article got no final answer
+
+	// Reader only, read by Stream after the reader is gone: held 5xx answers given
+	// back Unsent (their offers are counted in offered).
+	heldUnsent int64
 
 	// Reader only; Stream reads them after the reader is gone.
 	filter                float64
@@ -158,9 +163,13 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 	}
 	s.unsent(s.wanted, err)
 	s.flushResults()
+	// Each article in the ring or wanted was counted once in offered (its CHECK, or its
+	// TAKETHIS without one); an offer never answered for good is no offer for
+	// innreport's %Acc.
+	s.unanswered += int64(s.wtail-s.head) + int64(len(s.wanted)) + s.heldUnsent
 
 	st := s.stats
-	st.Offered, st.Checks, st.Takethis = s.offered, s.checks, s.takethis
+	st.Offered, st.Checks, st.Takethis = s.offered-s.unanswered, s.checks, s.takethis
 	st.NoCheckEntered, st.NoCheckExited = s.noCheckIn, s.noCheckOut
 	switch {
 	case stopping && err != nil:
@@ -229,6 +238,7 @@ func (s *streamer) write(ctx context.Context) bool {
 			// The peer reserved these for a while; leaving them is harmless and keeps
 			// the stop short.
 			s.unsent(wants, context.Cause(ctx))
+			s.unanswered += int64(len(wants))
 			s.finish(len(wants))
 		case len(wants) > 0:
 			if !s.send(wants, sendAnswered) {
@@ -431,6 +441,7 @@ func (s *streamer) read() {
 		for _, h := range held {
 			if err != nil || stopping {
 				h.Outcome, h.Err, h.Size = Unsent, err, 0
+				s.heldUnsent++
 			} else if h.Outcome == Rejected || h.Outcome == Refused {
 				// Never proven: keep them for a later pass rather than drop them.
 				h.Outcome, h.Size = Deferred, 0

@@ -428,6 +428,11 @@ func TestStreamCancel(t *testing.T) {
 		if cnt := countOutcomes(out); cnt[Unsent] == 0 || cnt[Accepted] == 0 {
 			t.Errorf("outcomes %v", cnt)
 		}
+		// Offers never answered for good are not offers (innreport's %Acc): with CHECK
+		// always, one offer per article that got its final answer.
+		if answered := st.Accepted + st.Refused + st.Rejected + st.Deferred; st.Offered != answered {
+			t.Errorf("Offered = %d, want the %d answered (%+v)", st.Offered, answered, st)
+		}
 		if _, err := c.ModeStream(); err == nil {
 			t.Error("client still usable with replies outstanding")
 		}
