@@ -117,7 +117,8 @@ func (c *RunCmd) Run(g *Globals) error {
 		// get that long, so that the whole run ends within --run-time.
 		grace = runGrace(runTime)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runTime-grace)
+		// A bounded run ends its passes normally; a signal interrupts them.
+		ctx, cancel = context.WithTimeoutCause(ctx, runTime-grace, xmit.ErrTimeLimit)
 		defer cancel()
 	}
 

@@ -21,10 +21,13 @@ func (c *SendCmd) Help() string {
 connections, streaming with pipelined CHECK/TAKETHIS (IHAVE when the peer refuses
 MODE STREAM). Each answer is final for its line, which is blanked in place; deferred
 articles go to S.defer, closed as S.D.<hex> at the end of the pass. A backlog whose lines
-are all done is removed. SIGINT or SIGTERM stop offering, wait briefly for answers and
-leave the rest queued.
+are all done is removed. SIGINT or SIGTERM stop offering, wait at most 1 s for the answers
+in flight, leave the rest queued and exit 75 (not finished); --max-time and --max-articles
+end a pass normally (exit 0). Each reply settles its own article (see docs/RELIABILITY.md,
+"Reply codes"); a peer whose first offers all get 5xx stops the pass, everything queued.
 
-Exit status: 0 done (or nothing to send), 1 error, 75 locked or peer unreachable.`
+Exit status: 0 done (or nothing to send, or a bound reached), 1 error (a peer refusing
+everything), 75 locked, peer unreachable or interrupted.`
 }
 
 // Run runs the pass.
@@ -69,7 +72,7 @@ func (c *SendCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	st, err := xmit.Send(ctx, opt)
-	progress.finish(err != nil || ctx.Err() != nil || st.Unsent > 0)
+	progress.finish(err != nil || ctx.Err() != nil || st.Queued > 0)
 	if !isLocked(err) {
 		writeMetricsFile(g, opt.Warn)
 	}

@@ -575,7 +575,31 @@ func (f *feeder) close() error {
 		}
 	}
 	f.open = nil
+	// Counted last, once everything is durable: a kill during the count loses nothing.
+	f.stats.Queued = f.stats.Unsent + f.unread()
 	return errors.Join(errs...)
+}
+
+// unread counts the lines a stopped or bounded pass never read: the rest of the backlog
+// being read and the backlogs not opened. It reads them (streamed, without keeping
+// anything): exact counts for the detail line and status cost a read of what is left.
+func (f *feeder) unread() int64 {
+	var n int64
+	if f.cur != nil {
+		c, err := f.cur.b.Rest()
+		if err != nil {
+			f.warn("%v", err)
+		}
+		n += c
+	}
+	for _, file := range f.files {
+		c, err := batch.CountQueued(file.Path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			f.warn("%v", err)
+		}
+		n += c
+	}
+	return n
 }
 
 // workLeft reports whether lines remain that a live connection could still send.

@@ -222,9 +222,11 @@ func Send(ctx context.Context, opt Options) (st Stats, err error) {
 	var ru0 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	start := time.Now()
+	stopCtx := ctx // SIGINT, SIGTERM: the pass did not finish
 	if opt.MaxTime > 0 {
+		// A bounded pass is a normal pass: its end is told apart by its cause.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opt.MaxTime)
+		ctx, cancel = context.WithTimeoutCause(ctx, opt.MaxTime, ErrTimeLimit)
 		defer cancel()
 	}
 
@@ -256,8 +258,33 @@ func Send(ctx context.Context, opt Options) (st Stats, err error) {
 	if err == nil && f.halted != nil {
 		err = f.halted
 	}
+	if err == nil && stopCtx.Err() != nil && !errors.Is(context.Cause(stopCtx), ErrTimeLimit) && st.Queued > 0 {
+		err = &InterruptedError{Addr: opt.Addr, Queued: st.Queued, Cause: context.Cause(stopCtx)}
+	}
 	return st, err
 }
+
+// ErrTimeLimit is the cause of a context ended by a time bound (Options.MaxTime, or a
+// caller's own bound such as run's --run-time, set with context.WithTimeoutCause): the
+// pass then ends as a bounded pass, without an InterruptedError.
+var ErrTimeLimit = errors.New("time limit reached")
+
+// InterruptedError means the pass was stopped (SIGINT, SIGTERM: the caller's context)
+// before it finished: offering stopped, the answers in flight were awaited briefly, and
+// Queued lines stay queued. It is temporary: the next pass goes on from there.
+type InterruptedError struct {
+	Addr   string
+	Queued int64
+	Cause  error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("%s: interrupted (%v); %d lines still queued", e.Addr, e.Cause, e.Queued)
+}
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// Temporary reports true: the pass did not finish, and the next one goes on.
+func (e *InterruptedError) Temporary() bool { return true }
 
 // sender runs the connections of one pass.
 type sender struct {

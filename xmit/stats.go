@@ -28,6 +28,9 @@ type Stats struct {
 	// Held lines were younger than the site's delay: each stopped the reading of its
 	// backlog, and it and the rest of that backlog stay queued for a later pass.
 	Held int64
+	// Queued is the exact number of lines still to send in the backlogs after the pass:
+	// the Unsent ones and those never read (a stopped or bounded pass).
+	Queued int64
 
 	AcceptedBytes int64 // accsize: wire bytes of accepted articles
 	RejectedBytes int64 // rejsize
@@ -68,11 +71,11 @@ func (s Stats) TimesLine(host string) string {
 }
 
 // DetailLine is nxmit's own line with what innxmit's format has no room for (fields added
-// later go at its end, so parsers of the older line keep working). Its "queued" is Unsent: lines offered but unanswered when the pass stopped (lines never
-// read stay queued too, uncounted).
+// later go at its end, so parsers of the older line keep working). Its "queued" is
+// Queued: every line still to send in the backlogs after the pass, read or not.
 func (s Stats) DetailLine(host string) string {
 	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d",
-		host, s.Deferred, s.Requeued, s.Malformed, s.Unsent, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held)
+		host, s.Deferred, s.Requeued, s.Malformed, s.Queued, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held)
 }
 
 // Counts returns the pass's answers by outcome, for the site's running totals.
