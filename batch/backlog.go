@@ -277,6 +277,7 @@ func (b *Backlog) blank(recs []Record, errs *[]error) (failed []Record) {
 			*errs = append(*errs, fmt.Errorf("backlog %s: blank line %d: %w", b.path, r.LineNo, err))
 			return recs
 		}
+		observe(OpWrite, b.f, r.Offset, spaces[:r.Len])
 		return nil
 	}
 	slices.SortFunc(recs, func(x, y Record) int { return cmp.Compare(x.Offset, y.Offset) })
@@ -293,6 +294,8 @@ func (b *Backlog) blank(recs []Record, errs *[]error) (failed []Record) {
 		if _, err := b.f.WriteAt(buf[:len(buf)-1], off); err != nil {
 			*errs = append(*errs, fmt.Errorf("backlog %s: blank lines %d-%d: %w", b.path, recs[first].LineNo, recs[i-1].LineNo, err))
 			failed = append(failed, recs[first:i]...)
+		} else {
+			observe(OpWrite, b.f, off, buf[:len(buf)-1])
 		}
 		buf = buf[:0]
 		first = i
@@ -361,7 +364,9 @@ func (b *Backlog) Sync() error {
 
 	var err error
 	if b.comp == "" {
-		err = b.f.Sync()
+		if err = b.f.Sync(); err == nil {
+			observe(OpSync, b.f, 0, nil)
+		}
 	} else {
 		err = writeAtomic(ProgressPath(b.path), cp)
 	}

@@ -144,6 +144,7 @@ func (d *DeferLog) Append(l Line) error {
 		}
 		return fmt.Errorf("append to %s: %w", d.path, err)
 	}
+	observe(OpWrite, d.f, -1, d.buf)
 	d.size += int64(n)
 	d.lines++
 	return nil
@@ -166,6 +167,7 @@ func (d *DeferLog) Sync() error {
 	if err := d.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", d.path, err)
 	}
+	observe(OpSync, d.f, 0, nil)
 	return nil
 }
 
@@ -182,6 +184,9 @@ func (d *DeferLog) Close() error {
 		return nil
 	}
 	err := d.f.Sync()
+	if err == nil {
+		observe(OpSync, d.f, 0, nil)
+	}
 	if cerr := d.f.Close(); err == nil {
 		err = cerr
 	}

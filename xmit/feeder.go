@@ -49,6 +49,10 @@ type feeder struct {
 	entries  []audit.Entry // article log entries not written yet
 	logErr   bool          // the article log failed once: warned, not again
 	shapeBuf []byte        // scratch for Shape's article reads
+	// held are lines appended to S.defer whose blanks wait for S.defer's next fsync: a
+	// power loss must never keep a blank and lose its deferral. They are flushed by the
+	// periodic sync, when only they keep a backlog from finishing, and at the end.
+	held []*pending
 }
 
 // replyKey names a kind of reply worth one warning a pass.
@@ -252,7 +256,7 @@ func (f *feeder) fillMessageID(p *pending) bool {
 		f.warn("requeue %s: %v", p.rec.Line.Article, err)
 		if f.deferLine(p, &f.stats.Requeued) {
 			f.record(p, audit.Requeued, 0, nil, err.Error())
-			f.finish(p)
+			f.held = append(f.held, p) // blanked once S.defer is durable
 		}
 		return false
 	}
@@ -417,6 +421,10 @@ func (f *feeder) done(results []nntp.Result, conn int) {
 			f.odd(p, r)
 		}
 		delete(f.pending, r.Offer.Ref)
+		if outcome == nntp.Deferred || outcome == nntp.Failed {
+			f.held = append(f.held, p) // blanked once S.defer is durable
+			continue
+		}
 		finished = append(finished, p)
 	}
 	if limit := f.opt.MaxDeferRun; limit > 0 && f.deferRun >= limit && f.halted == nil {
@@ -507,10 +515,47 @@ func (f *feeder) malformed(format string, args ...any) {
 	f.warn(format, args...)
 }
 
+// flushHeld makes S.defer durable, then blanks the lines deferred to it: the order a
+// power loss needs (a blank on disk whose deferral is not would lose the article). One
+// fsync covers every deferral since the last one. If the fsync fails the lines stay as
+// they are in their backlogs (offered again later: a duplicate deferral at worst).
+func (f *feeder) flushHeld() {
+	if len(f.held) == 0 {
+		return
+	}
+	if err := f.defers.Sync(); err != nil {
+		if f.fatal == nil {
+			f.fatal = fmt.Errorf("%s: sync: %w", f.opt.Queue.DeferPath(), err)
+			f.warn("%v: stopping; unfinished lines stay queued", f.fatal)
+		}
+		return
+	}
+	held := f.held
+	f.held = nil // finishAll may come back here through maybeRemove
+	f.finishAll(held)
+}
+
+// heldIn counts the held lines of bl.
+func (f *feeder) heldIn(bl *backlog) int {
+	n := 0
+	for _, p := range f.held {
+		if p.bl == bl {
+			n++
+		}
+	}
+	return n
+}
+
 // maybeRemove deletes a backlog whose every line is done. S.defer is synced first: the
 // deferred lines must be on disk before the only other copy goes away.
 func (f *feeder) maybeRemove(bl *backlog) {
-	if !bl.eof || !bl.b.Finished() || f.fatal != nil {
+	if !bl.eof || f.fatal != nil {
+		return
+	}
+	if !bl.b.Finished() {
+		if h := f.heldIn(bl); h > 0 && h == bl.b.Outstanding() {
+			f.flushHeld() // only deferred lines are left: finish the file now
+		}
 		return
 	}
 	for i, o := range f.open {
@@ -537,6 +582,7 @@ func (f *feeder) sync() {
 	// second, this is cheap.
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.flushHeld()
 	if err := f.defers.Sync(); err != nil {
 		f.warn("%s: sync: %v", f.opt.Queue.DeferPath(), err)
 		return
@@ -553,6 +599,7 @@ func (f *feeder) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var errs []error
+	f.flushHeld()
 	f.stats.Unsent += int64(len(f.pending))
 	f.flushLog()
 	if f.hidden > 0 {

@@ -23,7 +23,7 @@ import (
 // site is a queue with articles stored as files under a scratch patharticles, so the send
 // pass runs without INN (the real-INN tests are in integration_test.go).
 type site struct {
-	t     *testing.T
+	t     testing.TB
 	q     batch.Queue
 	store *spoolfmt.Store
 	mids  []string
@@ -44,7 +44,7 @@ func (w *warnings) all() []string {
 
 // newSite writes n articles and one backlog "peer.B.<hex>" listing them as "path <mid>".
 // extra lines are appended to the backlog verbatim.
-func newSite(t *testing.T, n int, extra ...string) *site {
+func newSite(t testing.TB, n int, extra ...string) *site {
 	t.Helper()
 	dir := t.TempDir()
 	arts := filepath.Join(dir, "articles")
@@ -130,7 +130,7 @@ func (s *site) queued() (backlog, deferred int) {
 }
 
 // countValid counts the lines of a backlog that are still to send (not blank, not malformed).
-func countValid(t *testing.T, path string) int {
+func countValid(t testing.TB, path string) int {
 	t.Helper()
 	b, err := batch.OpenBacklog(path)
 	if err != nil {
@@ -152,7 +152,7 @@ func countValid(t *testing.T, path string) int {
 	}
 }
 
-func countLines(t *testing.T, path string, skipBlank bool) int {
+func countLines(t testing.TB, path string, skipBlank bool) int {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
