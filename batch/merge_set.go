@@ -7,7 +7,8 @@ import (
 
 // IDSetBytesPerLine is the memory of an IDSet per distinct key, in bytes, at most (see
 // IDSet): a 16-byte hash in a table kept between 53% and 80% full. While the table
-// grows the old one is alive too, so the peak is briefly about 50 bytes per key.
+// grows the old one is alive too, so the peak is briefly about 50 bytes per key. A line
+// with both a token (or path) and a Message-ID has two keys, so costs twice this.
 const IDSetBytesPerLine = 30
 
 // An IDSet remembers which articles have been seen, for de-duplication. It stores a
@@ -38,12 +39,11 @@ func NewIDSet() *IDSet {
 // Key returns the de-duplication key of a line, appended to dst: its Message-ID when the
 // line has one, compared the way INN's history does (the part after the first "@" is
 // case-insensitive, and all of it for postmaster@), else its article field (token or
-// path). A line "token" and a line "token <mid>" for the same article thus have
-// different keys; the peer refuses the second copy.
+// path). An IDSet also keys a line with a Message-ID by its article field (see
+// ArticleKey), so that "token" and "token <mid>" are the same article.
 func Key(dst []byte, l Line) []byte {
 	if l.MessageID == "" {
-		dst = append(dst, 'a')
-		return append(dst, l.Article...)
+		return ArticleKey(dst, l)
 	}
 	dst = append(dst, 'm')
 	mid := l.MessageID
@@ -72,6 +72,12 @@ func Key(dst []byte, l Line) []byte {
 	return dst
 }
 
+// ArticleKey returns the key of a line's article field (token or path), appended to dst.
+func ArticleKey(dst []byte, l Line) []byte {
+	dst = append(dst, 'a')
+	return append(dst, l.Article...)
+}
+
 func hasPrefixFold(s, prefix string) bool {
 	if len(s) < len(prefix) {
 		return false
@@ -88,13 +94,25 @@ func hasPrefixFold(s, prefix string) bool {
 	return true
 }
 
-func (s *IDSet) hash(l Line) [2]uint64 {
-	s.buf = Key(s.buf[:0], l)
+func (s *IDSet) hashKey() [2]uint64 {
 	h := [2]uint64{maphash.Bytes(s.s1, s.buf), maphash.Bytes(s.s2, s.buf)}
 	if h == ([2]uint64{}) {
 		h[1] = 1 // keep {0, 0} for free slots
 	}
 	return h
+}
+
+// hashes returns the hashes of a line's keys: its Message-ID's and, for a line that
+// has both, its article field's too.
+func (s *IDSet) hashes(l Line) (hs [2][2]uint64, n int) {
+	s.buf = Key(s.buf[:0], l)
+	hs[0] = s.hashKey()
+	if l.MessageID == "" || l.Article == "" {
+		return hs, 1
+	}
+	s.buf = ArticleKey(s.buf[:0], l)
+	hs[1] = s.hashKey()
+	return hs, 2
 }
 
 // find returns the slot holding h, or the free slot where it belongs. The table is
@@ -124,29 +142,41 @@ func (s *IDSet) grow() {
 	}
 }
 
-// Add adds the line's key and reports whether it was new.
+// Add adds the line's keys and reports whether the line is new: two lines are the same
+// article when their Message-IDs are equal (see Key) or their article fields (token or
+// path) are, whatever the form of the lines ("token", "token <mid>", "path <mid>").
 func (s *IDSet) Add(l Line) bool {
-	if (s.n+1)*5 > len(s.slots)*4 {
-		s.grow()
+	hs, n := s.hashes(l)
+	seen := false
+	for _, h := range hs[:n] {
+		if (s.n+1)*5 > len(s.slots)*4 {
+			s.grow()
+		}
+		p := s.find(h)
+		if *p == h {
+			seen = true
+			continue
+		}
+		*p = h
+		s.n++
 	}
-	h := s.hash(l)
-	p := s.find(h)
-	if *p == h {
-		return false
-	}
-	*p = h
-	s.n++
-	return true
+	return !seen
 }
 
-// Has reports whether the line's key is in the set.
+// Has reports whether the line is in the set: its Message-ID or its article field.
 func (s *IDSet) Has(l Line) bool {
 	if s.n == 0 {
 		return false
 	}
-	h := s.hash(l)
-	return *s.find(h) == h
+	hs, n := s.hashes(l)
+	for _, h := range hs[:n] {
+		if *s.find(h) == h {
+			return true
+		}
+	}
+	return false
 }
 
-// Len returns the number of distinct keys in the set.
+// Len returns the number of distinct keys in the set: up to two per line (Message-ID and
+// article field).
 func (s *IDSet) Len() int { return s.n }

@@ -232,7 +232,8 @@ func TestMergeDedupeQueued(t *testing.T) {
 	if got := mqFileLines(t, st.Output); !slices.Equal(got, want) {
 		t.Errorf("merged %q, want %q", got, want)
 	}
-	if st.Total.Queued != 4 || st.Queued != 4 {
+	// Four queued lines, each keyed by its Message-ID and its token.
+	if st.Total.Queued != 4 || st.Queued != 8 {
 		t.Errorf("queued: %+v, %d keys", st.Total, st.Queued)
 	}
 	if mqExists(in) {
@@ -537,7 +538,7 @@ func TestIDSetMemoryBound(t *testing.T) {
 	var before, after runtimeMem
 	readRuntimeMem(&before)
 	s := NewIDSet()
-	l := Line{Article: "x"}
+	l := Line{} // one key a line: the Message-ID
 	worst := 0.0
 	n := 0
 	// The table is emptiest right after it grows. Its size is measured exactly; the
