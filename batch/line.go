@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -170,7 +171,8 @@ func ParseLine(b []byte) (Line, error) {
 }
 
 // checkMessageID applies innxmit's test (starts with '<', its last '>' is
-// its last character, at most 250 bytes) and rejects the empty "<>".
+// its last character, at most 250 bytes) and rejects the empty "<>" and a
+// Message-ID with a space, which no NNTP command can carry.
 func checkMessageID(mid []byte) string {
 	switch {
 	case len(mid) == 0:
@@ -183,6 +185,10 @@ func checkMessageID(mid []byte) string {
 		return "empty Message-ID \"<>\""
 	case len(mid) > MaxMessageIDLen:
 		return "Message-ID longer than " + strconv.Itoa(MaxMessageIDLen) + " bytes (" + strconv.Itoa(len(mid)) + ")"
+	case bytes.IndexByte(mid, ' ') >= 0:
+		// innxmit would send it and the peer refuse the command's syntax; nxmit would
+		// find it unsendable and count it missing without a word.
+		return "Message-ID " + strconv.Quote(clipText(mid)) + " contains a space"
 	}
 	return ""
 }
