@@ -34,6 +34,8 @@ type Record struct {
 	// Err is a *LineError for a malformed line. Such a line is reported
 	// once, counted, and needs no Done; it is left as it is.
 	Err error
+	// Raw is a malformed line's text (nil when too long to keep), for the quarantine.
+	Raw []byte
 }
 
 // BacklogStats counts what a Backlog has seen so far.
@@ -192,6 +194,9 @@ func (b *Backlog) Next() (Record, error) {
 		case rec.Err != nil:
 			b.stats.Malformed++
 			b.mu.Unlock()
+			if !errors.Is(rec.Err, ErrLongLine) {
+				rec.Raw = append([]byte(nil), b.sc.Bytes()...)
+			}
 			return rec, nil
 		default:
 			b.outstanding[n] = span{rec.Offset, rec.Len}

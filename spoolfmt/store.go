@@ -122,6 +122,24 @@ func (s *Store) RetrieveFile(path string, buf []byte) ([]byte, error) {
 	return s.readFile(path, p, buf, true)
 }
 
+// FileExists reports whether the article file of a batch line that is not a token
+// exists (a stat, the path taken as RetrieveFile takes it). A missing file gives false
+// and a nil error; the error is for failures to find out.
+func (s *Store) FileExists(path string) (bool, error) {
+	p := path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.articles, p)
+	}
+	_, err := os.Stat(p)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return false, nil
+	}
+	return false, err
+}
+
 // Exists reports whether the article is in the spool, more cheaply than
 // Retrieve: a stat for timehash and tradspool, the cycle and bitmap checks
 // for CNFS, the table of contents for timecaf. A missing article gives

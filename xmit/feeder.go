@@ -53,6 +53,10 @@ type feeder struct {
 	// power loss must never keep a blank and lose its deferral. They are flushed by the
 	// periodic sync, when only they keep a backlog from finishing, and at the end.
 	held []*pending
+
+	seen    *batch.IDSet      // the articles of the pass: the same one twice is offered once
+	bad     *batch.Quarantine // S.bad; nil when the caller gives its own files (innxmit)
+	skipped []batch.File      // backlogs being written, left for the next pass
 }
 
 // replyKey names a kind of reply worth one warning a pass.
@@ -77,7 +81,13 @@ type pending struct {
 }
 
 func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
+	var bad *batch.Quarantine
+	if opt.Defers == nil && opt.Queue.Dir != "" {
+		bad = opt.Queue.OpenQuarantine()
+	}
 	return &feeder{
+		seen:     batch.NewIDSet(),
+		bad:      bad,
 		opt:      opt,
 		store:    opt.Store,
 		warn:     opt.warnf,
@@ -210,20 +220,32 @@ func (f *feeder) nextLine() (*pending, bool) {
 		}
 		p := &pending{bl: f.cur, rec: rec}
 		if rec.Err != nil {
-			// Reported and counted; the line stays as it is and does not keep the
-			// file from finishing.
+			// Reported, counted and quarantined in S.bad; the line does not keep the
+			// file from finishing, and is never deleted with it.
 			f.malformed("%v", rec.Err)
 			f.recordMalformed(p, rec.Err.Error())
+			f.quarantine(rec)
 			if f.progress != nil {
 				f.progress(1)
 			}
 			continue
 		}
 		if p.rec.Line.MessageID == "" {
+			// The token or path first: a copy of a line seen with its Message-ID
+			// costs no read of the article.
+			if f.seen.Has(p.rec.Line) {
+				f.duplicate(p)
+				continue
+			}
 			if !f.fillMessageID(p) {
 				continue
 			}
-		} else if p.rec.Line.IsToken {
+		}
+		if !f.seen.Add(p.rec.Line) {
+			f.duplicate(p)
+			continue
+		}
+		if p.rec.Line.IsToken {
 			// As innxmit, look in the spool before offering: an expired article then
 			// costs a stat, not a CHECK and its round trip. A failure to find out is
 			// left to Article, which reports it.
@@ -233,6 +255,11 @@ func (f *feeder) nextLine() (*pending, bool) {
 				f.finish(p)
 				continue
 			}
+		} else if ok, err := f.store.FileExists(p.rec.Line.Article); err == nil && !ok {
+			// A path naming no file is missing, like an expired token: no offer.
+			f.stats.Missing++
+			f.finish(p)
+			continue
 		}
 		if f.opt.Shape != nil && !f.shape(p) {
 			continue
@@ -240,6 +267,25 @@ func (f *feeder) nextLine() (*pending, bool) {
 		return p, true
 	}
 	return nil, false
+}
+
+// duplicate finishes a line whose article was already taken in this pass (same token,
+// path or Message-ID): offering it again would only be refused.
+func (f *feeder) duplicate(p *pending) {
+	f.stats.Duplicates++
+	f.finish(p)
+}
+
+// quarantine copies a malformed line to S.bad. If that fails the pass stops, so that
+// the file holding the line is not removed.
+func (f *feeder) quarantine(rec batch.Record) {
+	if f.bad == nil {
+		return
+	}
+	if err := f.bad.Add(rec.Err, rec.Raw); err != nil && f.fatal == nil {
+		f.fatal = err
+		f.warn("%v: stopping; unfinished lines stay queued", err)
+	}
 }
 
 // fillMessageID reads the Message-ID of a line that gives only the token or path.
@@ -303,6 +349,13 @@ func (f *feeder) openNext() bool {
 	for len(f.files) > 0 {
 		file := f.files[0]
 		f.files = f.files[1:]
+		if busy, err := batch.BeingWritten(file.Path, time.Now()); err == nil && busy {
+			// Dropped in by hand and still being copied: its last line is cut.
+			f.warn("%s: last line incomplete and modified less than %v ago: still being written? left for the next pass",
+				file.Path, batch.WriteQuiet)
+			f.skipped = append(f.skipped, file)
+			continue
+		}
 		b, err := batch.OpenBacklog(file.Path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -570,6 +623,15 @@ func (f *feeder) maybeRemove(bl *backlog) {
 		bl.b.Close()
 		return
 	}
+	if f.bad != nil {
+		// Its malformed lines must be safe in S.bad before the file goes.
+		if err := f.bad.Sync(); err != nil {
+			f.fatal = err
+			f.warn("%v: stopping", f.fatal)
+			bl.b.Close()
+			return
+		}
+	}
 	if err := bl.b.Remove(); err != nil {
 		f.warn("remove finished backlog %s: %v", bl.file.Path, err)
 	}
@@ -602,8 +664,14 @@ func (f *feeder) close() error {
 	f.flushHeld()
 	f.stats.Unsent += int64(len(f.pending))
 	f.flushLog()
+	where := ""
+	if f.bad != nil && f.bad.Lines() > 0 {
+		where = ", quarantined in " + f.bad.Path()
+	}
 	if f.hidden > 0 {
-		f.warn("%d more malformed lines not shown (%d in all)", f.hidden, f.stats.Malformed)
+		f.warn("%d more malformed lines not shown (%d in all%s)", f.hidden, f.stats.Malformed, where)
+	} else if where != "" {
+		f.warn("%d malformed lines%s", f.bad.Lines(), where)
 	}
 	for k, n := range f.warned {
 		if n > 1 {
@@ -622,6 +690,11 @@ func (f *feeder) close() error {
 		}
 	}
 	f.open = nil
+	if f.bad != nil {
+		if err := f.bad.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Counted last, once everything is durable: a kill during the count loses nothing.
 	f.stats.Queued = f.stats.Unsent + f.unread()
 	return errors.Join(errs...)
@@ -639,7 +712,7 @@ func (f *feeder) unread() int64 {
 		}
 		n += c
 	}
-	for _, file := range f.files {
+	for _, file := range append(f.files, f.skipped...) {
 		c, err := batch.CountQueued(file.Path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			f.warn("%v", err)

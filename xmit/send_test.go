@@ -499,8 +499,16 @@ func TestSendMalformedWarningsBounded(t *testing.T) {
 		t.Errorf("malformed %d, accepted %d; want 500, 10", st.Malformed, st.Accepted)
 	}
 	w := s.warns.all()
-	if len(w) != maxMalformedShown+1 || !strings.Contains(w[len(w)-1], "480 more malformed lines not shown (500 in all)") {
+	if len(w) != maxMalformedShown+1 || !strings.Contains(w[len(w)-1], "480 more malformed lines not shown (500 in all, quarantined in "+s.q.BadPath()+")") {
 		t.Errorf("%d warnings, last %q", len(w), w[len(w)-1])
 	}
 	s.checkBalance(st, 10)
+	// The backlog is gone, its malformed lines are not: S.bad has each with FILE:LINE.
+	if n, err := batch.CountBad(s.q.BadPath()); err != nil || n != 500 {
+		t.Errorf("S.bad holds %d lines (%v), want 500", n, err)
+	}
+	data, _ := os.ReadFile(s.q.BadPath())
+	if first, _, _ := strings.Cut(string(data), "\n"); !strings.Contains(first, ".B.") || !strings.Contains(first, ":11\t") || !strings.HasSuffix(first, "\tjunk line 0") {
+		t.Errorf("S.bad starts %q, want FILE:LINE, the reason and the line", first)
+	}
 }

@@ -18,8 +18,11 @@ type Stats struct {
 	Missing  int64 // no longer in the spool (expired, cancelled, overwritten, wrong id)
 	Deferred int64 // 431 / 436: written to S.defer for a later retry
 	Requeued int64 // the article could not be read now (I/O error): also written to S.defer
-	// Malformed lines were reported with file:line and dropped.
+	// Malformed lines were reported with file:line and quarantined in S.bad.
 	Malformed int64
+	// Duplicates are lines whose article (same token, path or Message-ID) was already
+	// taken in the pass: blanked without an offer.
+	Duplicates int64
 	// Unsent lines were taken but not finished when the pass stopped; they stay queued.
 	Unsent int64
 	// Filtered lines were excluded by the site's feed shaping (hashfeed, max-crosspost,
@@ -45,9 +48,10 @@ type Stats struct {
 	User, System, Elapsed time.Duration
 }
 
-// Done returns how many lines reached a final answer (everything but Unsent and Malformed).
+// Done returns how many lines reached a final answer (everything but Unsent and Malformed),
+// duplicates of the pass included.
 func (s Stats) Done() int64 {
-	return s.Accepted + s.Refused + s.Rejected + s.Missing + s.Deferred + s.Requeued + s.Filtered
+	return s.Accepted + s.Refused + s.Rejected + s.Missing + s.Deferred + s.Requeued + s.Filtered + s.Duplicates
 }
 
 // Rate returns the articles per second that reached a final answer.
