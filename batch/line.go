@@ -41,6 +41,9 @@ type LineError struct {
 	Line   int    // 1-based line number; 0 when not known
 	Reason string // what is wrong, for humans
 	Err    error  // ErrLongLine, ErrPartialLine, or nil
+	// Text is the line as read, for the quarantine S.bad (nil for a line too long to
+	// keep, and from ParseLine alone).
+	Text []byte
 }
 
 // Error returns "FILE:LINE: reason", omitting what is unknown.

@@ -219,6 +219,10 @@ func (q Queue) queuedKeys(srcs []*source, warnf func(error)) (*IDSet, error) {
 // removes the inputs marked for removal, crash-safely (see RecoverMerge).
 func (q Queue) combine(srcs []*source, queued *IDSet, compress bool, warnf func(error), st MergeStats) (MergeStats, error) {
 	seen := NewIDSet()
+	// Malformed lines are kept in S.bad, made durable before any input is removed.
+	bad := q.OpenQuarantine()
+	defer bad.Close()
+	warnf = quarantining(bad, warnf)
 	st.Inputs = make([]InputStats, len(srcs))
 	write := func(w io.Writer) error {
 		var buf []byte
@@ -254,6 +258,10 @@ func (q Queue) combine(srcs []*source, queued *IDSet, compress bool, warnf func(
 		return st, fmt.Errorf("merge into site %s: %w", q.Site, err)
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return st, fmt.Errorf("merge into site %s: %w", q.Site, err)
+	}
+	if err := bad.Close(); err != nil {
 		os.Remove(tmp)
 		return st, fmt.Errorf("merge into site %s: %w", q.Site, err)
 	}
@@ -493,4 +501,18 @@ func queueFileSites(base string) []string {
 		}
 	}
 	return sites
+}
+
+// quarantining returns a warnf that also copies each malformed line to bad. A failure
+// to quarantine is reported too; the merge then fails at bad.Close, keeping its inputs.
+func quarantining(bad *Quarantine, warnf func(error)) func(error) {
+	return func(err error) {
+		var le *LineError
+		if errors.As(err, &le) && le.Line > 0 {
+			if qerr := bad.Add(le, le.Text); qerr != nil {
+				warn(warnf, qerr)
+			}
+		}
+		warn(warnf, err)
+	}
 }

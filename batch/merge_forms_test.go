@@ -94,3 +94,21 @@ func TestIDSetLineForms(t *testing.T) {
 		}
 	}
 }
+
+// Malformed lines of merged inputs are quarantined in S.bad with FILE:LINE before the
+// inputs are removed: never deleted with their file.
+func TestMergeQuarantinesMalformed(t *testing.T) {
+	q := mqQueue(t)
+	in := mqWrite(t, filepath.Join(t.TempDir(), "old"), mqLine(1), mqTok(2)+" <x y@test>", mqLine(3))
+	if _, err := q.Merge(MergeOptions{Inputs: []string{in}, Remove: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(in); err == nil {
+		t.Error("input kept")
+	}
+	bad, err := os.ReadFile(q.BadPath())
+	want := in + ":2\tMessage-ID \"<x y@test>\" contains a space\t" + mqTok(2) + " <x y@test>\n"
+	if err != nil || string(bad) != want {
+		t.Errorf("S.bad = %q, %v; want %q", bad, err, want)
+	}
+}

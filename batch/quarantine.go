@@ -27,6 +27,7 @@ type Quarantine struct {
 	f     *os.File
 	buf   []byte
 	lines int
+	err   error // the first failure of Add, returned by Close too
 }
 
 // OpenQuarantine returns the site's quarantine; nothing is created until Add.
@@ -39,10 +40,14 @@ func (b *Quarantine) Path() string { return b.path }
 func (b *Quarantine) Add(err error, raw []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
 	if b.f == nil {
 		f, oerr := os.OpenFile(b.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if oerr != nil {
-			return fmt.Errorf("quarantine: %w", oerr)
+			b.err = fmt.Errorf("quarantine: %w", oerr)
+			return b.err
 		}
 		adoptDirOwner(f)
 		b.f = f
@@ -64,7 +69,8 @@ func (b *Quarantine) Add(err error, raw []byte) error {
 	}
 	b.buf = append(b.buf, '\n')
 	if _, werr := b.f.Write(b.buf); werr != nil {
-		return fmt.Errorf("quarantine %s: %w", b.path, werr)
+		b.err = fmt.Errorf("quarantine %s: %w", b.path, werr)
+		return b.err
 	}
 	b.lines++
 	return nil
@@ -91,11 +97,13 @@ func (b *Quarantine) Sync() error {
 }
 
 // Close syncs and closes the file; a new S.bad is also made durable in its directory.
+// It returns the first failure of Add, if any: the lines it lost are still in their
+// inputs, which must then stay.
 func (b *Quarantine) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.f == nil {
-		return nil
+		return b.err
 	}
 	err := b.f.Sync()
 	if cerr := b.f.Close(); err == nil {
@@ -108,7 +116,7 @@ func (b *Quarantine) Close() error {
 	if err != nil {
 		return fmt.Errorf("quarantine %s: %w", b.path, err)
 	}
-	return nil
+	return b.err
 }
 
 // CountBad counts the lines of the quarantine file at path (0 when there is none).

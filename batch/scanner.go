@@ -187,12 +187,15 @@ func (s *Scanner) Scan() bool {
 		if le.Err == ErrLongLine {
 			le.Reason += ", skipped"
 			s.raw = nil
+		} else {
+			le.Text = append([]byte(nil), s.raw...)
 		}
 	}
 	if err == io.EOF {
 		// A writer may have died mid-line: never act on what is there.
 		s.line = Line{}
 		s.lineErr = s.lineError("incomplete last line (no newline at end of input), ignored", ErrPartialLine)
+		s.lineErr.(*LineError).Text = append([]byte(nil), s.raw...)
 	}
 	return true
 }
