@@ -129,6 +129,8 @@ type siteStatus struct {
 	Feed     *fileStatus `json:"feed"`     // S, or null
 	Rotating *fileStatus `json:"rotating"` // S.rotating, or null
 	Defer    *fileStatus `json:"defer"`    // S.defer, or null
+	// Quarantine is S.bad, the malformed lines kept with their FILE:LINE, or null.
+	Quarantine *fileStatus `json:"quarantine"`
 
 	Backlogs        []fileStatus `json:"backlogs"`
 	BacklogBytes    int64        `json:"backlog_bytes"`
@@ -208,6 +210,13 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 	st.Feed = statFile(q.FeedPath())
 	st.Rotating = statFile(q.RotatingPath())
 	st.Defer = statFile(q.DeferPath())
+	if st.Quarantine = statFile(q.BadPath()); st.Quarantine != nil {
+		if n, err := batch.CountBad(q.BadPath()); err == nil {
+			st.Quarantine.Lines, st.Quarantine.Exact = n, true
+		}
+		note("%s: %d malformed lines quarantined, each with its FILE:LINE; fix and merge them, or remove the file",
+			filepath.Base(q.BadPath()), st.Quarantine.Lines)
+	}
 
 	backlogs, err := q.Backlogs()
 	if err != nil {

@@ -66,6 +66,7 @@ func statusFixture(t *testing.T) (dir, conf string, names map[string]string) {
 	w("hub.B.dropped-by-admin", statusLines(3, 0), time.Time{})
 	w("hub.D."+statusHex(now.Add(-2*time.Hour)), statusLines(10, 0), time.Time{})
 	w("hub.defer", statusLines(2, 0), time.Time{})
+	w("hub.bad", []byte("hub.B.x:3\tMessage-ID \"<x y@t>\" contains a space\t@x@ <x y@t>\nhub.B.x:9\tjunk\tjunk here\n"), time.Time{})
 	w("hub.B."+statusHex(old)+".tmp", statusLines(2, 0), old)
 	w("hub.send.lock", []byte(fmt.Sprintf("pid %d\ncommand nxmit send hub\nsince %s\n", os.Getpid(), now.UTC().Format(time.RFC3339))), time.Time{})
 	w("hub.queue.lock", []byte(fmt.Sprintf("pid %d\ncommand nxmit rotate hub\nsince %s\n", statusDeadPID(t), now.UTC().Format(time.RFC3339))), time.Time{})
@@ -150,6 +151,9 @@ func TestStatus(t *testing.T) {
 	if hub.Oldest == nil || hub.OldestAge < 25*3600 {
 		t.Errorf("oldest: %v (%v s)", hub.Oldest, hub.OldestAge)
 	}
+	if q := hub.Quarantine; q == nil || q.Lines != 2 || !q.Exact {
+		t.Errorf("quarantine: %+v", q)
+	}
 	if hub.DeferredArticles != 10 {
 		t.Errorf("deferred articles %d", hub.DeferredArticles)
 	}
@@ -171,6 +175,7 @@ func TestStatus(t *testing.T) {
 		"the oldest backlog is 26h00m old: is the peer news.hub.example reachable?",
 		".tmp: a temporary file from 26h00m ago",
 		"hub.B.dropped-by-admin: not named by nxmit",
+		"hub.bad: 2 malformed lines quarantined",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
