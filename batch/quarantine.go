@@ -111,7 +111,7 @@ func (b *Quarantine) Close() error {
 	}
 	b.f = nil
 	if err == nil {
-		err = syncDir(filepath.Dir(b.path))
+		err = SyncDir(filepath.Dir(b.path))
 	}
 	if err != nil {
 		return fmt.Errorf("quarantine %s: %w", b.path, err)

@@ -12,7 +12,7 @@ const (
 	ExitOK        = 0
 	ExitError     = 1
 	ExitUsage     = 2
-	ExitTemporary = 75 // EX_TEMPFAIL: locked, peer unreachable, flush failed; cron retries
+	ExitTemporary = 75 // EX_TEMPFAIL: locked, peer unreachable, flush failed, pass interrupted; cron retries
 )
 
 // ExitStatus is an error that carries an exit status and has already been reported

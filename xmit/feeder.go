@@ -82,7 +82,7 @@ type pending struct {
 
 func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
 	var bad *batch.Quarantine
-	if opt.Defers == nil && opt.Queue.Dir != "" {
+	if opt.defers == nil && opt.Queue.Dir != "" {
 		bad = opt.Queue.OpenQuarantine()
 	}
 	return &feeder{
