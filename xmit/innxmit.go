@@ -26,8 +26,17 @@ type InnxmitBatch struct {
 
 // OpenInnxmitBatch opens the batch file at path and takes innxmit's lock on it, so that
 // a real innxmit and nxmit exclude each other.
+//
+// A batch that no longer exists while its BATCH.nxmit-defer does was removed by a run
+// that crashed before writing the deferred lines back: they become the batch again.
 func OpenInnxmitBatch(path string) (*InnxmitBatch, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if rerr := recoverStrandedDefer(path); rerr != nil {
+			return nil, rerr
+		}
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %v", path, err)
 	}
@@ -204,8 +213,59 @@ type deferFile struct {
 // DeferSuffix is appended to a batch's name for the file of its deferred lines.
 const DeferSuffix = ".nxmit-defer"
 
+// recoverStrandedDefer makes a stranded BATCH.nxmit-defer the batch at batchPath, which
+// does not exist: its partial last line cut, the file linked as the batch (never over a
+// batch made meanwhile) and then removed. A crash between the link and the removal
+// leaves both names on one file, which openDeferFile recognizes.
+func recoverStrandedDefer(batchPath string) error {
+	dpath := batchPath + DeferSuffix
+	f, err := os.OpenFile(dpath, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", dpath, err)
+	}
+	data, err := io.ReadAll(f)
+	if err == nil {
+		if i := strings.LastIndexByte(string(data), '\n'); i < len(data)-1 {
+			err = f.Truncate(int64(i + 1)) // a partial last line was never acted on
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err == nil && strings.TrimSpace(string(data)) == "" {
+		return os.Remove(dpath) // nothing to recover
+	}
+	if err == nil {
+		if err = os.Link(dpath, batchPath); errors.Is(err, os.ErrExist) {
+			return nil // a new batch appeared: openDeferFile appends the leftover to it
+		}
+	}
+	if err == nil {
+		err = os.Remove(dpath)
+	}
+	if err == nil {
+		err = batch.SyncDir(filepath.Dir(batchPath))
+	}
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", dpath, err)
+	}
+	return nil
+}
+
 func openDeferFile(batchPath string) (*deferFile, error) {
 	d := &deferFile{path: batchPath + DeferSuffix}
+	// Both names on one file: a recovery crashed before removing the deferral name.
+	if bi, err := os.Stat(batchPath); err == nil {
+		if di, err := os.Stat(d.path); err == nil && os.SameFile(bi, di) {
+			if err := os.Remove(d.path); err != nil {
+				return nil, fmt.Errorf("recover %s: %w", d.path, err)
+			}
+		}
+	}
 	// A leftover from a crashed run: its lines go back into the batch.
 	if data, err := os.ReadFile(d.path); err == nil && len(data) > 0 {
 		if i := strings.LastIndexByte(string(data), '\n'); i < len(data)-1 {
