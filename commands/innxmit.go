@@ -266,7 +266,7 @@ func (x *innxmit) send(store *spoolfmt.Store, b *xmit.InnxmitBatch) error {
 		x.warn("interrupted")
 	}
 
-	left, err := b.Rewrite()
+	left, err := b.Rewrite(x.a.always)
 	if err != nil {
 		x.warn("%v", err)
 		return ExitStatus(ExitError)

@@ -22,6 +22,7 @@ type InnxmitBatch struct {
 	f      *os.File
 	defers *deferFile
 	file   batch.File
+	always bool // rewrite even when nothing was done (innxmit -a)
 }
 
 // OpenInnxmitBatch opens the batch file at path and takes innxmit's lock on it, so that
@@ -90,8 +91,11 @@ type RewriteResult struct {
 }
 
 // Rewrite replaces the batch with its lines not done, then the deferred lines, or
-// removes it when nothing is left.
-func (b *InnxmitBatch) Rewrite() (RewriteResult, error) {
+// removes it when nothing is left. When nothing was done the batch is left exactly as it
+// is, unless always is set (innxmit -a): it is then rewritten anyway, without the lines
+// innxmit drops (too long, a partial last line).
+func (b *InnxmitBatch) Rewrite(always bool) (RewriteResult, error) {
+	b.always = always
 	return b.rewriteFiltered(nil)
 }
 
@@ -162,7 +166,7 @@ func (b *InnxmitBatch) rewriteFiltered(keep func(batch.Line) bool) (RewriteResul
 	if err != nil {
 		return res, err
 	}
-	if blanks == 0 && deferred == 0 && !res.Changed {
+	if blanks == 0 && deferred == 0 && !res.Changed && !b.always {
 		// Nothing was done: leave the batch exactly as it is.
 		return res, defers.remove()
 	}

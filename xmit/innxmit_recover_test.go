@@ -39,3 +39,31 @@ func TestInnxmitStrandedDeferRecovered(t *testing.T) {
 		b.Close()
 	}
 }
+
+// innxmit -a: the batch is rewritten even when nothing was done (innxmit then says
+// "rewriting batch file and exiting", not "nothing sent -- leaving batchfile alone").
+func TestInnxmitRewriteAlways(t *testing.T) {
+	for _, always := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "peer.nntp")
+		os.WriteFile(path, []byte("a1 <1@x>\na2 <2@x>\n"), 0o644)
+		before, _ := os.Stat(path)
+		b, err := OpenInnxmitBatch(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.OpenDeferrals(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := b.Rewrite(always)
+		b.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.Stat(path)
+		data, _ := os.ReadFile(path)
+		if res.Changed != always || os.SameFile(before, after) == always || string(data) != "a1 <1@x>\na2 <2@x>\n" || res.Unsent != 2 {
+			t.Errorf("always=%v: %+v, same file %v, %q", always, res, os.SameFile(before, after), data)
+		}
+	}
+}
