@@ -261,6 +261,13 @@ func TestPasswd(t *testing.T) {
 	if _, ok := p.Lookup("other"); ok {
 		t.Error("found an entry for an unlisted host")
 	}
+	// ASCII case only, as INN's strcasecmp: the Kelvin sign is not a k, the long s no s.
+	for _, h := range []string{"news.hub.exampl\u212a", "new\u017f.hub.example", "NEWS.HUB.EXAMPLE"} {
+		_, ok := p.Lookup(h)
+		if want := h == "NEWS.HUB.EXAMPLE"; ok != want {
+			t.Errorf("Lookup(%q) = %v, want %v", h, ok, want)
+		}
+	}
 	if len(p.Skipped) != 1 || !strings.HasPrefix(p.Skipped[0].Error(), "passwd.nntp:4: ") {
 		t.Errorf("skipped: %v", p.Skipped)
 	}

@@ -75,13 +75,35 @@ func ParsePasswd(r io.Reader, name string) (*Passwd, error) {
 	return p, nil
 }
 
-// Lookup returns the first entry for host, compared without regard to case as INN does.
-// An entry with an empty user sends no AUTHINFO USER, as in INN.
+// Lookup returns the first entry for host, compared without regard to ASCII case as INN
+// does (strcasecmp): "K" (the Kelvin sign) is not "k", as strings.EqualFold would have
+// it. An entry with an empty user sends no AUTHINFO USER, as in INN.
 func (p *Passwd) Lookup(host string) (Credential, bool) {
 	for _, c := range p.Entries {
-		if strings.EqualFold(c.Host, host) {
+		if asciiEqualFold(c.Host, host) {
 			return c, true
 		}
 	}
 	return Credential{}, false
+}
+
+// asciiEqualFold reports whether a and b are equal, ASCII letters compared without
+// regard to case and every other byte exactly.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

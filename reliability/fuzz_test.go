@@ -249,14 +249,23 @@ func FuzzPasswd(f *testing.F) {
 			}
 			// Host names match without regard to ASCII case, as INN's strcasecmp: "ı"
 			// is not "I" (the fuzzer's first find, kept in testdata).
-			upper := strings.Map(func(r rune) rune {
-				if 'a' <= r && r <= 'z' {
-					return r - 'a' + 'A'
-				}
-				return r
-			}, e.Host)
+			upper := asciiMap(e.Host, 'a', 'z', 'A'-'a')
 			if _, ok := p.Lookup(upper); !ok {
 				t.Fatalf("Lookup(%q) finds nothing", upper)
+			}
+			// And only ASCII case: a name that differs in a Unicode folding (k and the
+			// Kelvin sign, s and the long s) or in one more byte is another host,
+			// unless another entry names it.
+			for _, other := range []string{
+				strings.NewReplacer("k", "\u212a", "K", "\u212a", "s", "\u017f", "S", "\u017f").Replace(e.Host),
+				e.Host + "x",
+			} {
+				if other == e.Host || hostListed(p, other) {
+					continue
+				}
+				if c, ok := p.Lookup(other); ok {
+					t.Fatalf("Lookup(%q) finds the entry for %q", other, c.Host)
+				}
 			}
 		}
 		for _, s := range p.Skipped {
@@ -265,6 +274,28 @@ func FuzzPasswd(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hostListed reports whether an entry names host, ASCII case aside.
+func hostListed(p *config.Passwd, host string) bool {
+	for _, e := range p.Entries {
+		if asciiMap(e.Host, 'A', 'Z', 'a'-'A') == asciiMap(host, 'A', 'Z', 'a'-'A') {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiMap shifts the bytes of s from lo to hi by d, byte by byte: invalid UTF-8 stays
+// as it is (strings.Map would turn it into U+FFFD).
+func asciiMap(s string, lo, hi byte, d int) string {
+	b := []byte(s)
+	for i, c := range b {
+		if lo <= c && c <= hi {
+			b[i] = byte(int(c) + d)
+		}
+	}
+	return string(b)
 }
 
 // FuzzConfigValues parses nxmit.conf's durations, sizes and booleans.
