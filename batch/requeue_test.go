@@ -273,3 +273,26 @@ func BenchmarkRequeue1M(b *testing.B) {
 		})
 	}
 }
+
+// RetryDelay 0 requeues every deferral file, also one whose name lies in the future (a
+// name taken within the same second as another moves on to the next second).
+func TestRequeueZeroDelayTakesFutureNames(t *testing.T) {
+	q := Queue{Dir: t.TempDir(), Site: "peer"}
+	now := time.Now()
+	for i, at := range []time.Time{now.Add(-time.Hour), now.Add(10 * time.Minute)} {
+		p := filepath.Join(q.Dir, q.Name(KindDeferred, at, false))
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("a%d <%d@x>\n", i, i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := q.Requeue(RequeueOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Waiting != 0 || st.Total.Written != 2 {
+		t.Errorf("waiting %d, written %d; want every file requeued", st.Waiting, st.Total.Written)
+	}
+	if defs, _ := q.Deferrals(); len(defs) != 0 {
+		t.Errorf("left %v", defs)
+	}
+}

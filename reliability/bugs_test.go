@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,6 +38,15 @@ func TestRequeueFutureNames(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Names taken within one second move on to the next: push the last one well into
+	// the future, so that building and starting the binary does not let the clock catch
+	// up (the test then passed with its fix reverted).
+	defs, _ := s.Q.Deferrals()
+	last := defs[len(defs)-1].Path
+	future := filepath.Join(s.Q.Dir, s.Q.Name(batch.KindDeferred, time.Now().Add(10*time.Minute), false))
+	if err := os.Rename(last, future); err != nil {
+		t.Fatal(err)
 	}
 	r := runNxmit(t, time.Minute, s.env(), "requeue", s.Q.Site, "--outgoing", s.Q.Dir, "--retry-delay", "0s")
 	if r.Status != 0 {
