@@ -298,6 +298,25 @@ func asciiMap(s string, lo, hi byte, d int) string {
 	return string(b)
 }
 
+// fromWire undoes the wire form of an article body without its terminator: each line
+// ends in CRLF, and a line starting with a dot has one more.
+func fromWire(body []byte) []byte {
+	var out []byte
+	for len(body) > 0 {
+		i := bytes.Index(body, []byte("\r\n"))
+		if i < 0 {
+			return append(out, body...) // not wire form: shows in the comparison
+		}
+		line := body[:i]
+		body = body[i+2:]
+		if len(line) > 0 && line[0] == '.' {
+			line = line[1:]
+		}
+		out = append(append(out, line...), '\n')
+	}
+	return out
+}
+
 // FuzzConfigValues parses nxmit.conf's durations, sizes and booleans.
 func FuzzConfigValues(f *testing.F) {
 	for _, s := range []string{"90s", "600", "1h30m", "-5s", "10k", "2g", "G", "9223372036854775807", "99999999999999999999k", "yes", "on", "0", ""} {
@@ -369,6 +388,16 @@ func FuzzWireArticle(f *testing.F) {
 			if bytes.IndexByte(line, '\n') >= 0 {
 				t.Fatalf("bare LF in line %d: %q", i+1, wire)
 			}
+		}
+		// Round trip: undoing the wire form (the terminator, CRLF line ends,
+		// dot-stuffing) gives the native article back, byte for byte, its last line
+		// ended.
+		want := native
+		if len(want) > 0 && want[len(want)-1] != '\n' {
+			want = append(append([]byte(nil), want...), '\n')
+		}
+		if got := fromWire(body); !bytes.Equal(got, want) {
+			t.Fatalf("round trip: %q became %q and came back as %q", native, wire, got)
 		}
 		for _, a := range [][]byte{native, wire} {
 			if mid := spoolfmt.MessageID(a); strings.Contains(mid, "\n") {
