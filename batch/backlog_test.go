@@ -7,10 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -436,7 +438,10 @@ func TestBacklogZstdProgressIgnored(t *testing.T) {
 
 func TestBacklogReadOnlyCompressed(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root ignores file permissions")
+		// Root ignores file permissions: run this test as nobody instead, so that it
+		// runs in CI (as root) too.
+		runAsNobody(t, "TestBacklogReadOnlyCompressed")
+		return
 	}
 	dir := t.TempDir()
 	path := zstdBacklog(t, dir, 3)
@@ -642,4 +647,38 @@ func FuzzBacklogBlank(f *testing.F) {
 			t.Fatalf("file after blanking differs:\n%q\nwant\n%q", after, want)
 		}
 	})
+}
+
+// runAsNobody runs the test named name in a copy of this test binary as uid and gid
+// 65534 (nobody, nogroup), and fails unless it passed there.
+func runAsNobody(t *testing.T, name string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "nxmit-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "batch.test")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+os.TempDir(), "GOCOVERDIR=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("%s as nobody: %v\n%s", name, err, out)
+	}
 }
