@@ -11,6 +11,7 @@ import (
 
 	"nxmit/batch"
 	"nxmit/internal/innlab"
+	"nxmit/xmit"
 )
 
 // soakLab is a real sender innd whose feed for "peer" is queued as backlogs, a real
@@ -156,7 +157,9 @@ func crashSoak(t *testing.T, compressed bool) {
 	const connections, window, deferPct = 4, 128, 5
 	// What a connection can have taken and not finished: its window, plus the answers
 	// its reader has freed slots for and not yet handed to Done (nntp's doneBatch, 64).
-	const inflightBound = connections * (window + 64)
+	// Per connection its window and a Done batch; and the deferred lines whose blanks
+	// wait for S.defer's fsync (in S.defer and still in their backlog).
+	const inflightBound = connections*(window+64) + xmit.MaxHeldDeferrals
 	rng := newRand(t)
 	seed := rng.Int64N(1 << 40)
 	l := newSoakLab(t, n, seed, deferPct, innlab.Options{})

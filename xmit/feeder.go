@@ -486,7 +486,16 @@ func (f *feeder) done(results []nntp.Result, conn int) {
 		f.halted = &DeferringError{Addr: f.opt.Addr, Run: f.deferRun}
 	}
 	f.finishAll(finished)
+	if len(f.held) >= MaxHeldDeferrals {
+		f.flushHeld()
+	}
 }
+
+// MaxHeldDeferrals bounds the deferred lines whose blanks wait for S.defer's fsync: past
+// it, one fsync makes them durable at once, so that a crash re-offers few of them (a
+// line is then both in S.defer and its backlog). At 5 % deferrals that is one fsync per
+// 1,280 answers; otherwise the periodic sync does it, once a second.
+const MaxHeldDeferrals = 64
 
 // odd tells the administrator of a reply outside the usual ones (a 5xx, or a code in no
 // row of nntp.ReplyTable), once per command and code a pass; close gives the counts.
