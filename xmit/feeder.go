@@ -231,17 +231,11 @@ func (f *feeder) nextLine() (*pending, bool) {
 			continue
 		}
 		if p.rec.Line.MessageID == "" {
-			// The token or path first: a copy of a line seen with its Message-ID
-			// costs no read of the article.
-			if f.seen.Has(p.rec.Line) {
-				f.duplicate(p)
-				continue
-			}
 			if !f.fillMessageID(p) {
 				continue
 			}
 		}
-		if !f.seen.Add(p.rec.Line) {
+		if f.repeated(p.rec.Line) {
 			f.duplicate(p)
 			continue
 		}
@@ -267,6 +261,22 @@ func (f *feeder) nextLine() (*pending, bool) {
 		return p, true
 	}
 	return nil, false
+}
+
+// maxPassKeys bounds the Message-IDs a pass remembers to offer each article once: about
+// 16 to 30 MB (batch.IDSetBytesPerLine each). Past it, a repeat is still caught when its
+// first copy was among them; another goes to the peer, which refuses it: an offer, never
+// a loss.
+const maxPassKeys = 1 << 20
+
+// repeated reports whether the line's article was already taken in this pass, by its
+// Message-ID (a line without one has had it read from the article), and remembers it.
+func (f *feeder) repeated(l batch.Line) bool {
+	l.Article = "" // one key a line: the Message-ID
+	if f.seen.Len() >= maxPassKeys {
+		return f.seen.Has(l)
+	}
+	return !f.seen.Add(l)
 }
 
 // duplicate finishes a line whose article was already taken in this pass (same token,
