@@ -144,7 +144,7 @@ func Settle(v Verb, mid string, r Reply) (Settlement, error) {
 	return Settlement{Outcome: Deferred, Unexpected: true}, nil
 }
 
-// PeerRefusing reports whether a settled reply is a 5xx: a peer that answers nothing
+// isRefusal reports whether a settled reply is a 5xx: a peer that answers nothing
 // else (read-only, or not configured for us) must not have the queue emptied as
 // rejected, so the feeding engine holds such answers until the connection has had
 // another one (see RefusingError).

@@ -86,8 +86,8 @@ type streamer struct {
 
 // Stream feeds articles with pipelined CHECK and TAKETHIS (RFC 4644) until NextOffers
 // returns nothing and every reply is in, or ctx is done. The caller should have
-// checked ModeStream first: a peer that refuses streaming answers 500 and the
-// connection fails.
+// checked ModeStream first: a peer that refuses streaming answers 500 to everything, and
+// the connection fails with a *RefusingError.
 //
 // Up to cfg.Window commands are in flight. Replies must come in command order; each
 // settles the one article it answers by ReplyTable (Settle): CHECK 238 leads to TAKETHIS
@@ -109,7 +109,7 @@ type streamer struct {
 // Every offer taken from the Feeder reaches Done exactly once. When the connection
 // fails (a ConnectionCodes reply such as 400 from a throttled peer, a protocol error,
 // EOF, a timeout), the offers without a final answer are Unsent, the connection is closed
-// and the error returned; it is temporary for 400, 403 and connection failures. When
+// and the error returned; it is temporary for 400 and connection failures. When
 // ctx is done, Stream takes no new offers, waits up to cfg.Grace for the replies due,
 // and returns an error wrapping ctx's cause; the client is still usable if all replies
 // arrived, and closed otherwise. The statistics are returned in every case.
