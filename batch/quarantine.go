@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// BadPath returns the path of the site's quarantine file S.bad: malformed lines, kept
-// for the administrator with where they came from, never sent.
-func (q Queue) BadPath() string { return filepath.Join(q.Dir, q.Site+".bad") }
-
 // A Quarantine appends malformed lines to S.bad, one line each:
 //
 //	FILE:LINE<TAB>reason<TAB>the line as it was
