@@ -57,6 +57,7 @@ type feeder struct {
 	seen    *batch.IDSet      // the articles of the pass: the same one twice is offered once
 	bad     *batch.Quarantine // S.bad; nil when the caller gives its own files (innxmit)
 	skipped []batch.File      // backlogs being written, left for the next pass
+	shaped  []*backlog        // backlogs whose reading stopped at a line held for the delay
 }
 
 // replyKey names a kind of reply worth one warning a pass.
@@ -252,6 +253,7 @@ func (f *feeder) nextLine() (*pending, bool) {
 		} else if ok, err := f.store.FileExists(p.rec.Line.Article); err == nil && !ok {
 			// A path naming no file is missing, like an expired token: no offer.
 			f.stats.Missing++
+			f.record(p, audit.Missing, 0, nil, "no such file")
 			f.finish(p)
 			continue
 		}
@@ -349,7 +351,8 @@ func (f *feeder) shape(p *pending) bool {
 		return false
 	case linefilter.Hold:
 		f.stats.Held++
-		f.cur = nil // stays open, unfinished; closed with the others at the end
+		f.shaped = append(f.shaped, f.cur) // its held line and the rest stay queued
+		f.cur = nil                        // stays open, unfinished; closed with the others at the end
 		return false
 	}
 	return true
@@ -724,13 +727,17 @@ func (f *feeder) close() error {
 // anything): exact counts for the detail line and status cost a read of what is left.
 func (f *feeder) unread() int64 {
 	var n int64
-	if f.cur != nil {
-		c, err := f.cur.b.Rest()
+	for _, bl := range append(f.shaped, f.cur) {
+		if bl == nil {
+			continue
+		}
+		c, err := bl.b.Rest()
 		if err != nil {
 			f.warn("%v", err)
 		}
 		n += c
 	}
+	n += int64(len(f.shaped)) // each stopped at a line it read and left queued
 	for _, file := range append(f.files, f.skipped...) {
 		c, err := batch.CountQueued(file.Path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {

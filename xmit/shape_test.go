@@ -47,6 +47,10 @@ func TestSendDelayedFeed(t *testing.T) {
 	if st.Accepted != 40 || st.Held != 1 || st.Filtered != 0 {
 		t.Fatalf("first pass: %+v", st)
 	}
+	// The held line and the rest of its backlog are still queued, and counted so.
+	if st.Queued != 40 {
+		t.Errorf("first pass: Queued = %d, want the 40 held back", st.Queued)
+	}
 	mids := func(arts []innlab.Article) []string {
 		var m []string
 		for _, a := range arts {
