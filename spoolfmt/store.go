@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,6 +31,11 @@ type Store struct {
 	trad tradspoolMaps
 	cnfs cnfsBuffers
 	caf  *cafCache
+	dirs dirCache
+
+	// held counts the descriptors of Opened articles not read yet, bounded
+	// by maxHeld.
+	held atomic.Int64
 }
 
 // chunk is the unit of reading when an article is converted while read.
@@ -73,6 +79,7 @@ func OpenStore(conf *InnConf) (*Store, error) {
 
 // Close closes the files the Store keeps open. Reads after Close fail.
 func (s *Store) Close() error {
+	s.dirs.close()
 	err := s.cnfs.close()
 	if e := s.caf.close(); err == nil {
 		err = e
@@ -87,14 +94,13 @@ func (s *Store) Close() error {
 // wrapping ErrMissing; other failures are *ReadError.
 func (s *Store) Retrieve(tok Token, buf []byte) ([]byte, error) {
 	switch tok.Method() {
-	case TimeHash:
-		return s.readFile(tok.String(), s.timehashPath(tok), buf, false)
-	case TradSpool:
-		p, err := s.tradspoolPath(tok)
+	case TimeHash, TradSpool:
+		fd, err := s.openArticle(tok)
 		if err != nil {
 			return nil, err
 		}
-		return s.readFile(tok.String(), p, buf, true)
+		defer syscall.Close(fd)
+		return s.readFD(fd, source{s: s, tok: tok}, buf, tok.Method() == TradSpool)
 	case CNFS:
 		return s.cnfs.retrieve(tok, buf)
 	case TimeCAF:
@@ -148,7 +154,10 @@ func (s *Store) Exists(tok Token) (bool, error) {
 	var err error
 	switch tok.Method() {
 	case TimeHash, TradSpool:
-		_, err = s.fileInfo(tok)
+		var fd int
+		if fd, err = s.openArticle(tok); err == nil {
+			syscall.Close(fd)
+		}
 	case CNFS:
 		_, err = s.cnfs.locate(tok)
 	case TimeCAF:
@@ -268,8 +277,9 @@ var wireEnd = []byte("\r\n.\r\n")
 // would desynchronise the NNTP stream it is written to.
 func validWire(a []byte) bool { return bytes.HasSuffix(a, wireEnd) }
 
-// readFile reads a whole-file article (timehash, tradspool, file paths).
-// With native allowed, a native-format file is converted while read.
+// readFile reads a whole-file article named by path (file paths of
+// batch lines). With native allowed, a native-format file is converted while
+// read.
 func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte, error) {
 	fd, err := openRead(path)
 	if err != nil {
@@ -279,26 +289,61 @@ func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte,
 		return nil, &ReadError{Article: article, Path: path, Op: "open", Err: err}
 	}
 	defer syscall.Close(fd)
+	return s.readFD(fd, source{file: article, path: path}, buf, native)
+}
+
+// source names what readFD reads, for its errors only: the strings are
+// built when an error needs them, never for an article read whole.
+type source struct {
+	s    *Store
+	tok  Token  // when file is ""
+	file string // article as given (a batch line's path)
+	path string // the file opened
+}
+
+func (src source) article() string {
+	if src.file != "" {
+		return src.file
+	}
+	return src.tok.String()
+}
+
+func (src source) filePath() string {
+	if src.path != "" {
+		return src.path
+	}
+	if src.tok.Method() == TimeHash {
+		return src.s.timehashPath(src.tok)
+	}
+	p, _ := src.s.tradspoolPath(src.tok)
+	return p
+}
+
+// readFD reads a whole-file article from fd, which it leaves open. With
+// native allowed, a native-format file is converted while read.
+func (s *Store) readFD(fd int, src source, buf []byte, native bool) ([]byte, error) {
+	fail := func(op string, err error) error {
+		return &ReadError{Article: src.article(), Path: src.filePath(), Op: op, Err: err}
+	}
 	var st syscall.Stat_t
 	if err := fstatFD(fd, &st); err != nil {
-		return nil, &ReadError{Article: article, Path: path, Op: "stat", Err: err}
+		return nil, fail("stat", err)
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, &ReadError{Article: article, Path: path, Op: "read", Err: errors.New("not a regular file")}
+		return nil, fail("read", errors.New("not a regular file"))
 	}
 	size := st.Size
 	if size > s.maxSize {
-		return nil, &ReadError{Article: article, Path: path, Op: "read",
-			Err: fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrCorrupt, size, s.maxSize)}
+		return nil, fail("read", fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrCorrupt, size, s.maxSize))
 	}
 	rerr := func(err error) error {
 		if err == io.ErrUnexpectedEOF {
 			err = fmt.Errorf("file shrank while read (%d bytes expected)", size)
 		}
-		return &ReadError{Article: article, Path: path, Op: "read", Err: err}
+		return fail("read", err)
 	}
 	notWire := func() error {
-		return &ReadError{Article: article, Path: path, Op: "read", Err: fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt)}
+		return fail("read", fmt.Errorf("%w: does not end in CRLF.CRLF", ErrCorrupt))
 	}
 	if !native {
 		out := grow(buf, int(size))
@@ -321,8 +366,7 @@ func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte,
 	}
 	wire, ok := IsWireFormat(scratch[:n])
 	if !ok {
-		return nil, &ReadError{Article: article, Path: path, Op: "read",
-			Err: fmt.Errorf("%w: no line end in the first %d bytes", ErrCorrupt, n)}
+		return nil, fail("read", fmt.Errorf("%w: no line end in the first %d bytes", ErrCorrupt, n))
 	}
 	if wire {
 		out := grow(buf, int(size))

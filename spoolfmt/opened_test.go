@@ -1,0 +1,123 @@
+package spoolfmt
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Find and ReadOpened give what Retrieve gives, hold a descriptor in between
+// and nothing after, and see files and directories that go away and come back.
+func TestFindReadOpened(t *testing.T) {
+	for _, method := range []string{"timehash", "tradspool"} {
+		t.Run(method, func(t *testing.T) {
+			sp := newSMSpool(t, smOptions{Method: method})
+			arts := wires(genArticles(6, 11, false, 0))
+			toks := sp.store(t, arts)
+			s := openTestStore(t, sp.InnConf)
+			var buf []byte
+			for i, tok := range toks {
+				o, err := s.Find(tok)
+				if err != nil {
+					t.Fatalf("Find %v: %v", tok, err)
+				}
+				if s.held.Load() != 1 {
+					t.Fatalf("held %d descriptors after Find, want 1", s.held.Load())
+				}
+				got, err := s.ReadOpened(&o, buf)
+				if err != nil || !bytes.Equal(got, arts[i]) {
+					t.Fatalf("ReadOpened %v: %v (%d bytes, want %d)", tok, err, len(got), len(arts[i]))
+				}
+				if s.held.Load() != 0 {
+					t.Fatalf("held %d descriptors after ReadOpened", s.held.Load())
+				}
+				// Read again: the token is read from the spool anew.
+				if got, err := s.ReadOpened(&o, nil); err != nil || !bytes.Equal(got, arts[i]) {
+					t.Fatalf("second ReadOpened %v: %v", tok, err)
+				}
+				buf = got[:0]
+			}
+
+			// A file removed after Find is still read through the descriptor, as
+			// innxmit's open file would be; one removed before is missing.
+			p0, _ := s.Path(toks[0])
+			o, err := s.Find(toks[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(p0)
+			if got, err := s.ReadOpened(&o, nil); err != nil || !bytes.Equal(got, arts[0]) {
+				t.Fatalf("ReadOpened of a file removed after Find: %v", err)
+			}
+			if _, err := s.Find(toks[0]); !errors.Is(err, ErrMissing) || !bytes.Contains([]byte(err.Error()), []byte(p0)) {
+				t.Fatalf("Find of a removed file: %v, want missing naming %s", err, p0)
+			}
+			if ok, err := s.Exists(toks[0]); ok || err != nil {
+				t.Fatalf("Exists of a removed file = %v, %v", ok, err)
+			}
+
+			// The directory removed and made again (its cached handle is stale):
+			// the article is found through a fresh one.
+			p1, _ := s.Path(toks[1])
+			dir := filepath.Dir(p1)
+			tmp := dir + ".moved"
+			if err := os.Rename(dir, tmp); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(filepath.Join(tmp, filepath.Base(p1)), p1); err != nil {
+				t.Fatal(err)
+			}
+			old := dirRecheck
+			dirRecheck = 0
+			defer func() { dirRecheck = old }()
+			if got, err := s.Retrieve(toks[1], nil); err != nil || !bytes.Equal(got, arts[1]) {
+				t.Fatalf("Retrieve after the directory was made again: %v", err)
+			}
+		})
+	}
+}
+
+// Past maxHeld descriptors Find only checks, and the read opens the file again.
+func TestFindHeldBound(t *testing.T) {
+	sp := newSMSpool(t, smOptions{Method: "timehash"})
+	arts := wires(genArticles(1, 3, false, 0))
+	toks := sp.store(t, arts)
+	s := openTestStore(t, sp.InnConf)
+	s.held.Store(maxHeld)
+	o, err := s.Find(toks[0])
+	if err != nil || o.fd != 0 || s.held.Load() != maxHeld {
+		t.Fatalf("Find at the bound: %+v, %v, held %d", o, err, s.held.Load())
+	}
+	if got, err := s.ReadOpened(&o, nil); err != nil || !bytes.Equal(got, arts[0]) {
+		t.Fatalf("ReadOpened: %v", err)
+	}
+	s.held.Store(0)
+}
+
+// Reading a timehash article into a buffer that fits allocates nothing: no
+// path or token text is built for an article read whole.
+func TestRetrieveNoAlloc(t *testing.T) {
+	sp := newSMSpool(t, smOptions{Method: "timehash"})
+	toks := sp.store(t, wires(genArticles(4, 5, false, 0)))
+	s := openTestStore(t, sp.InnConf)
+	buf := make([]byte, 0, 1<<20)
+	allocs := testing.AllocsPerRun(50, func() {
+		for _, tok := range toks {
+			o, err := s.Find(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ReadOpened(&o, buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("%v allocations for %d articles found and read", allocs, len(toks))
+	}
+}
