@@ -79,6 +79,10 @@ type backlog struct {
 type pending struct {
 	bl  *backlog
 	rec batch.Record
+	// art is what the existence check before the offer found (the open file of a
+	// timehash or tradspool article), kept for the TAKETHIS so the article is
+	// looked up once. Article consumes it; Done and close release it.
+	art spoolfmt.Opened
 }
 
 func newFeeder(opt *Options, files []batch.File, defers DeferSink) *feeder {
@@ -242,14 +246,17 @@ func (f *feeder) nextLine() (*pending, bool) {
 		}
 		if p.rec.Line.IsToken {
 			// As innxmit, look in the spool before offering: an expired article then
-			// costs a stat, not a CHECK and its round trip. A failure to find out is
-			// left to Article, which reports it.
-			if ok, err := f.store.Exists(p.rec.Line.Token); err == nil && !ok {
+			// costs a lookup, not a CHECK and its round trip. The lookup is the open
+			// that the TAKETHIS reads from. A failure to find out is left to
+			// Article, which reports it.
+			o, err := f.store.Find(p.rec.Line.Token)
+			if errors.Is(err, spoolfmt.ErrMissing) {
 				f.stats.Missing++
 				f.record(p, audit.Missing, 0, nil, "not in the spool")
 				f.finish(p)
 				continue
 			}
+			p.art = o
 		} else if ok, err := f.store.FileExists(p.rec.Line.Article); err == nil && !ok {
 			// A path naming no file is missing, like an expired token: no offer.
 			f.stats.Missing++
@@ -258,6 +265,7 @@ func (f *feeder) nextLine() (*pending, bool) {
 			continue
 		}
 		if f.opt.Shape != nil && !f.shape(p) {
+			f.store.CloseOpened(&p.art) // filtered or held: not offered now
 			continue
 		}
 		return p, true
@@ -397,7 +405,7 @@ func (f *feeder) Article(o *nntp.Offer, buf []byte) ([]byte, error) {
 	if p == nil {
 		return nil, fmt.Errorf("internal error: no pending line for offer %d", o.Ref)
 	}
-	art, err := f.read(p.rec.Line, buf)
+	art, err := f.readPending(p, buf)
 	if err != nil {
 		if errors.Is(err, spoolfmt.ErrMissing) {
 			return nil, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
@@ -409,6 +417,16 @@ func (f *feeder) Article(o *nntp.Offer, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
 	}
 	return art, nil
+}
+
+// readPending reads p's article, from what the check before its offer opened
+// when there is one. It runs without the feeder's lock: only the connection that
+// holds p's offer touches p.art until Done.
+func (f *feeder) readPending(p *pending, buf []byte) ([]byte, error) {
+	if p.rec.Line.IsToken {
+		return f.store.ReadOpened(&p.art, buf)
+	}
+	return f.read(p.rec.Line, buf)
 }
 
 func (f *feeder) read(l batch.Line, buf []byte) ([]byte, error) {
@@ -437,6 +455,9 @@ func (f *feeder) done(results []nntp.Result, conn int) {
 			// Another connection found the peer refusing everything: this 5xx says
 			// no more about the article than the others did. It stays queued.
 			outcome = nntp.Unsent
+		}
+		if outcome != nntp.Unsent {
+			f.store.CloseOpened(&p.art) // refused after CHECK, or a failed read
 		}
 		switch outcome {
 		case nntp.Accepted:
@@ -686,6 +707,9 @@ func (f *feeder) close() error {
 	f.flushHeld()
 	f.stats.Unsent += int64(len(f.pending))
 	f.flushLog()
+	for _, p := range f.pending {
+		f.store.CloseOpened(&p.art)
+	}
 	where := ""
 	if f.bad != nil && f.bad.Lines() > 0 {
 		where = ", quarantined in " + f.bad.Path()

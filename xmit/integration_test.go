@@ -89,6 +89,9 @@ func TestSendToRealINN(t *testing.T) {
 			t.Logf("%s", st.DetailLine("receiver"))
 			s := &site{t: t, q: q}
 			s.checkBalance(st, n)
+			if h := opt.Store.Held(); h != 0 {
+				t.Errorf("%d article descriptors still held after the pass", h)
+			}
 			if st.Accepted != n {
 				t.Errorf("accepted %d of %d (warnings %q)", st.Accepted, n, warns.all())
 			}
@@ -130,6 +133,9 @@ func TestSendToRealINN(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.checkBalance(st, 200)
+			if h := opt.Store.Held(); h != 0 {
+				t.Errorf("%d article descriptors still held after the refused pass", h)
+			}
 			if st.Refused+st.Rejected != 200 {
 				t.Errorf("re-offer: refused %d, rejected %d, want 200 together", st.Refused, st.Rejected)
 			}
