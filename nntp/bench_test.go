@@ -107,3 +107,13 @@ func BenchmarkIHave(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "articles/s")
 }
+
+// BenchmarkStreamAdaptive is the default (adaptive) window against sinks answering 0,
+// 10, 50 and 200 ms late: its rate against the round trip.
+func BenchmarkStreamAdaptive(b *testing.B) {
+	for _, d := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond} {
+		b.Run(fmt.Sprintf("rtt=%v", d), func(b *testing.B) {
+			benchStream(b, nntptest.Script{Delay: d}, StreamConfig{})
+		})
+	}
+}

@@ -112,7 +112,12 @@ func (m CheckMode) String() string {
 
 // Stream defaults, used where a StreamConfig field is zero.
 const (
-	DefaultWindow = 128
+	// DefaultWindow caps the commands in flight per connection: what the adaptive
+	// window may grow to (about 60 KB of bookkeeping per connection).
+	DefaultWindow = 1024
+	// DefaultStartWindow is where the adaptive window starts: the fixed window of
+	// earlier versions.
+	DefaultStartWindow = 128
 	// DefaultGrace is short: an interrupted pass must end before an init script or
 	// "su -c" kills it (about 2 s), and what is not answered by then stays queued.
 	DefaultGrace = time.Second
@@ -120,14 +125,24 @@ const (
 
 // StreamConfig tunes Stream.
 type StreamConfig struct {
-	// Window is the number of commands in flight (default 128). An article that got
-	// 238 and waits for its TAKETHIS keeps its slot.
+	// Window caps the commands in flight (default 1024). Unless Fixed, the window
+	// adapts below the cap to the round trip and the rate the peer takes (see
+	// windowCtl), starting at Start. An article that got 238 and waits for its
+	// TAKETHIS keeps its slot.
 	Window int
+	// Fixed keeps Window commands in flight throughout, as earlier versions did.
+	Fixed bool
+	// Start is the window to begin with (default min(Window, 128)); after a
+	// connection failure the caller may pass the last window halved.
+	Start int
 	// Mode chooses when to CHECK (default Adaptive).
 	Mode CheckMode
 	// Grace is how long Stream waits for the replies still due once ctx is done
 	// (default 1 s); what is not answered by then is Unsent.
 	Grace time.Duration
+
+	// trace, in tests, sees each window decision.
+	trace func(elapsed time.Duration, window int, rate float64, rttMin time.Duration)
 }
 
 // FeedStats counts what one Stream or IHave call did on its connection.
@@ -147,6 +162,10 @@ type FeedStats struct {
 
 	NoCheckEntered int // times the connection went to TAKETHIS only
 	NoCheckExited  int // times it came back to CHECK
+
+	// Window is the window at the end of the Stream, MaxWindow the largest it had:
+	// the commands a crash could leave unanswered on this connection.
+	Window, MaxWindow int
 }
 
 // Taken returns the number of offers taken from the Feeder: the sum of the outcomes.
@@ -171,6 +190,8 @@ func (s *FeedStats) Add(o FeedStats) {
 	s.RejectedSize += o.RejectedSize
 	s.NoCheckEntered += o.NoCheckEntered
 	s.NoCheckExited += o.NoCheckExited
+	s.Window += o.Window
+	s.MaxWindow = max(s.MaxWindow, o.MaxWindow)
 }
 
 // count adds a batch of results to s.

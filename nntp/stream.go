@@ -33,7 +33,8 @@ const (
 type sentCmd struct {
 	offer Offer
 	kind  cmdKind
-	size  int // article bytes, for TAKETHIS
+	size  int           // article bytes, for TAKETHIS
+	at    time.Duration // when its batch was written (streamer clock), for the round trip
 }
 
 // streamer runs one Stream call. The calling goroutine writes: it pulls offers, fetches
@@ -48,10 +49,11 @@ type sentCmd struct {
 type streamer struct {
 	c      *Client
 	f      Feeder
-	window int
+	window int // the cap: ring slots
 	mode   CheckMode
 	grace  time.Duration
 	ring   []sentCmd // command i is at ring[i%window]
+	base   time.Time // the streamer clock's zero
 
 	mu       sync.Mutex
 	rcond    sync.Cond // the reader waits for commands to answer, or the end
@@ -59,6 +61,8 @@ type streamer struct {
 	tail     uint64    // commands published to the reader
 	head     uint64    // commands answered, as published by the reader
 	inflight int       // offers taken and not final
+	limit    int       // the window: inflight allowed, set by the reader's windowCtl
+	limited  bool      // the writer waited for a free slot since the last sample
 	wanted   []Offer   // answered 238, TAKETHIS not yet written
 	noCheck  bool      // TAKETHIS without CHECK, as decided by the reader
 	err      error     // the first failure; the connection is then closed
@@ -68,6 +72,7 @@ type streamer struct {
 
 	// Writer only.
 	wtail                     uint64
+	now                       time.Duration // when the batch being written began
 	wres                      []Result
 	offered, checks, takethis int64
 	unanswered                int64 // offers counted in offered whose article got no final answer
@@ -79,6 +84,7 @@ type streamer struct {
 	// Reader only; Stream reads them after the reader is gone.
 	filter                float64
 	noCheckIn, noCheckOut int
+	win                   windowCtl // sample runs under mu
 
 	doneMu sync.Mutex
 	stats  FeedStats // outcome counts, under doneMu
@@ -133,9 +139,12 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 		mode:    cfg.Mode,
 		grace:   cfg.Grace,
 		ring:    make([]sentCmd, cfg.Window),
+		base:    time.Now(),
 		noCheck: cfg.Mode == NeverCheck,
 		wanted:  make([]Offer, 0, pullBatch),
+		win:     newWindowCtl(&cfg),
 	}
+	s.limit = s.win.cur
 	s.rcond.L = &s.mu
 	s.wcond.L = &s.mu
 
@@ -171,6 +180,7 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 	st := s.stats
 	st.Offered, st.Checks, st.Takethis = s.offered-s.unanswered, s.checks, s.takethis
 	st.NoCheckEntered, st.NoCheckExited = s.noCheckIn, s.noCheckOut
+	st.Window, st.MaxWindow = s.win.cur, s.win.peak
 	switch {
 	case stopping && err != nil:
 		c.fail(err)
@@ -213,8 +223,10 @@ func (s *streamer) write(ctx context.Context) bool {
 				if s.inflight == 0 {
 					break
 				}
-			} else if s.inflight < s.window {
+			} else if s.inflight < s.limit {
 				break
+			} else {
+				s.limited = true
 			}
 			// About to wait for replies: everything written must be on its way.
 			if s.wtail != s.tail || s.c.bw.Buffered() > 0 {
@@ -230,7 +242,7 @@ func (s *streamer) write(ctx context.Context) bool {
 			return false
 		}
 		wants, s.wanted = s.wanted, wants[:0]
-		stopping, free, noCheck := s.stopping, s.window-s.inflight, s.noCheck
+		stopping, free, noCheck := s.stopping, s.limit-s.inflight, s.noCheck
 		s.mu.Unlock()
 
 		switch {
@@ -290,6 +302,7 @@ const (
 // failed; the offers not yet written are then Unsent.
 func (s *streamer) send(offers []Offer, how sendKind) bool {
 	finished := 0
+	s.now = s.clock()
 	for i := range offers {
 		o := &offers[i]
 		var err error
@@ -333,9 +346,13 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 // push appends a command to the ring, unpublished: the reader sees it at the next
 // publish, which comes before any write that could block.
 func (s *streamer) push(e sentCmd) {
+	e.at = s.now
 	s.ring[s.wtail%uint64(s.window)] = e
 	s.wtail++
 }
+
+// clock returns the time since the Stream began (monotonic).
+func (s *streamer) clock() time.Duration { return time.Since(s.base) }
 
 // publish shows the reader the commands pushed so far. It must come before the
 // commands can reach the peer: otherwise its replies could fill the socket while the
@@ -453,6 +470,11 @@ func (s *streamer) read() {
 	// publish hands our progress to the writer; s.mu must be held.
 	publish := func() {
 		changed := s.head != head || finished > 0 || len(wants) > 0 || s.noCheck != noCheck
+		if w, sampled := s.win.sample(s.clock(), head, s.tail, s.limited); sampled {
+			s.limited = false
+			changed = changed || w > s.limit
+			s.limit = w
+		}
 		s.head = head
 		s.inflight -= finished
 		s.wanted = append(s.wanted, wants...)
@@ -533,6 +555,7 @@ func (s *streamer) read() {
 			}
 			head++
 			out := set.Outcome
+			s.win.observe(s.clock()-e.at, out)
 			answer := Result{Offer: e.offer, Outcome: out, Reply: r, Size: sentSize(out, e), Verb: e.verb(), Unexpected: set.Unexpected}
 			if out != 0 && !proven && isRefusal(r) {
 				// Held until the peer shows it answers something else: a peer that

@@ -80,6 +80,10 @@ type Script struct {
 	// Delay sends each reply this long after its command arrived (for TAKETHIS and
 	// IHAVE articles: after the article), without serializing: a pipelined round trip.
 	Delay time.Duration
+	// DelayOf, when set, gives the delay of the reply to the n-th feeding command of
+	// a connection (counting from 1) in place of Delay, for a path whose round trip
+	// changes; replies still come in command order.
+	DelayOf func(n int) time.Duration
 	// SlowRead pauses this long before each read of at most 1 KiB, with a small socket
 	// buffer, so that the sender meets TCP back-pressure.
 	SlowRead time.Duration
@@ -418,7 +422,7 @@ func (ss *session) attach(conn net.Conn) {
 		r = &slowReader{r: conn, pause: ss.sc.SlowRead, done: s.done}
 	}
 	ss.bw = bufio.NewWriterSize(conn, 64<<10)
-	if ss.sc.Delay > 0 && ss.queue == nil {
+	if (ss.sc.Delay > 0 || ss.sc.DelayOf != nil) && ss.queue == nil {
 		ss.queue = make(chan reply, 4096)
 		ss.wdone = make(chan struct{})
 		go ss.writeDelayed()
@@ -465,7 +469,11 @@ func (ss *session) run() {
 // send queues or writes one reply line; close ends the connection after it.
 func (ss *session) send(line string, close bool) {
 	if ss.queue != nil {
-		ss.queue <- reply{line: line, due: time.Now().Add(ss.sc.Delay), close: close}
+		d := ss.sc.Delay
+		if ss.sc.DelayOf != nil {
+			d = ss.sc.DelayOf(ss.n)
+		}
+		ss.queue <- reply{line: line, due: time.Now().Add(d), close: close}
 	} else {
 		ss.bw.WriteString(line)
 		ss.bw.WriteString("\r\n")

@@ -1,0 +1,237 @@
+package nntp
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"nxmit/nntp/nntptest"
+)
+
+// rateFeeder offers n articles sharing one body and records when answers come, and
+// the most offers it ever had out at once (taken, not yet done).
+type rateFeeder struct {
+	n   int
+	art []byte
+
+	mu         sync.Mutex
+	next, done int
+	maxOut     int
+	start      time.Time
+	times      []time.Duration // times[i]: when the i-th answer came
+	outcomes   map[Outcome]int
+	doneTwice  bool
+	seen       []bool
+}
+
+func newRateFeeder(n int) *rateFeeder {
+	return &rateFeeder{n: n, art: wireArticle("<w@nntp.example>", 0, 200), start: time.Now(),
+		outcomes: map[Outcome]int{}, seen: make([]bool, n)}
+}
+
+func (f *rateFeeder) NextOffers(dst []Offer, most int) []Offer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ; most > 0 && f.next < f.n; most-- {
+		dst = append(dst, Offer{MessageID: "<" + strconv.Itoa(f.next) + ".w@nntp.example>", Ref: int64(f.next)})
+		f.next++
+	}
+	f.maxOut = max(f.maxOut, f.next-f.done)
+	return dst
+}
+
+func (f *rateFeeder) Article(o *Offer, buf []byte) ([]byte, error) { return f.art, nil }
+
+func (f *rateFeeder) Done(results []Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Since(f.start)
+	for _, r := range results {
+		if f.seen[r.Offer.Ref] {
+			f.doneTwice = true
+		}
+		f.seen[r.Offer.Ref] = true
+		f.outcomes[r.Outcome]++
+		f.times = append(f.times, now)
+	}
+	f.done += len(results)
+}
+
+// rateAfter is the answers per second from the answer at fraction frac of the pass to
+// the last: the steady rate, once the window has settled.
+func (f *rateFeeder) rateAfter(frac float64) float64 {
+	i := int(frac * float64(len(f.times)))
+	d := f.times[len(f.times)-1] - f.times[i]
+	return float64(len(f.times)-1-i) / d.Seconds()
+}
+
+type windowStep struct {
+	at     time.Duration
+	window int
+	rate   float64
+	rttMin time.Duration
+}
+
+// runWindow streams n articles on one connection to a sink with the given delays and
+// returns the feeder and the window's decisions.
+func runWindow(t *testing.T, sc nntptest.Script, cfg StreamConfig, n int) (*rateFeeder, FeedStats, []windowStep) {
+	t.Helper()
+	sc.CountOnly = true
+	srv := nntptest.NewServer(t, sc)
+	c := streamClient(t, srv, Config{})
+	var steps []windowStep
+	cfg.Mode = NeverCheck // one command per article: rates are articles/s
+	cfg.trace = func(at time.Duration, w int, rate float64, rtt time.Duration) {
+		steps = append(steps, windowStep{at, w, rate, rtt}) // reader goroutine only
+	}
+	f := newRateFeeder(n)
+	st, err := c.Stream(context.Background(), f, cfg)
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	if f.done != n || f.outcomes[Accepted] != n || f.doneTwice || st.Accepted != int64(n) {
+		t.Fatalf("answers: %d of %d, outcomes %v, twice %v", f.done, n, f.outcomes, f.doneTwice)
+	}
+	return f, st, steps
+}
+
+func windowReached(steps []windowStep, w int) (time.Duration, bool) {
+	for _, s := range steps {
+		if s.window >= w {
+			return s.at, true
+		}
+	}
+	return 0, false
+}
+
+// pathRate is what a path allows a fixed window of limit commands: limit per round
+// trip, and no more than the fixed window measured on it (which is also what the CPU
+// allows on a shared machine).
+func pathRate(fixed float64, limit int, delay time.Duration) float64 {
+	if delay == 0 {
+		return fixed
+	}
+	return min(fixed, float64(limit)/delay.Seconds())
+}
+
+// attempts bounds the runs of a rate comparison: on a shared machine a run can be
+// slowed by others, so the best of a few is compared. The caps are checked on every run.
+const attempts = 3
+
+// The adaptive window against sinks answering 0 to 200 ms late: it never exceeds its
+// cap, reaches the window the path needs within a bounded number of round trips, and
+// then runs within 20% of what a fixed window at the cap achieves on the same path.
+func TestWindowConverges(t *testing.T) {
+	const limit = 256 // the cap
+	tests := []struct {
+		delay time.Duration
+		n     int
+	}{
+		{0, 40000},
+		{10 * time.Millisecond, 6000},
+		{50 * time.Millisecond, 6000},
+		{200 * time.Millisecond, 3500},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.delay), func(t *testing.T) {
+			sc := nntptest.Script{Delay: tt.delay}
+			var got, want float64
+			for try := 0; try < attempts && got < 0.8*want || try == 0; try++ {
+				fixed, _, _ := runWindow(t, sc, StreamConfig{Window: limit, Fixed: true}, tt.n)
+				want = max(want, pathRate(fixed.rateAfter(0.5), limit, tt.delay))
+				f, st, steps := runWindow(t, sc, StreamConfig{Window: limit, Start: 16}, tt.n)
+				got = max(got, f.rateAfter(0.5))
+				t.Logf("delay %v: adaptive %.0f/s, path %.0f/s; window %d (max %d) after %d samples",
+					tt.delay, got, want, st.Window, st.MaxWindow, len(steps))
+				// The feeder hears of answers up to doneBatch after their slots are free.
+				if st.MaxWindow > limit || f.maxOut > limit+doneBatch {
+					t.Errorf("window went to %d, %d offers out at once: over the cap %d (+%d)", st.MaxWindow, f.maxOut, limit, doneBatch)
+				}
+				for _, s := range steps {
+					if s.window > limit {
+						t.Fatalf("window %d at %v, over the cap %d", s.window, s.at, limit)
+					}
+				}
+				if tt.delay >= 50*time.Millisecond {
+					// The path needs the whole cap: from 16, four doublings, each
+					// checked two round trips later (about 12), and room for one probe
+					// that a busy machine made look useless (8 more).
+					at, ok := windowReached(steps, limit)
+					if rtts := at / tt.delay; !ok || rtts > 24 {
+						for _, s := range steps {
+							t.Logf("  %v window %d rate %.0f rttMin %v", s.at, s.window, s.rate, s.rttMin)
+						}
+						t.Errorf("window reached the cap %d after %d round trips (reached: %v), want at most 24", limit, rtts, ok)
+					}
+				}
+			}
+			if got < 0.8*want {
+				t.Errorf("adaptive window: %.0f articles/s after settling, want at least 80%% of %.0f", got, want)
+			}
+		})
+	}
+}
+
+// A round trip that changes in the middle of the pass: the window follows it up
+// (10 → 200 ms) and down (200 → 10 ms), within 20% of the fixed cap's rate.
+func TestWindowFollowsDelayChange(t *testing.T) {
+	const limit, n = 256, 5000
+	tests := []struct {
+		name        string
+		first, then time.Duration
+	}{
+		{"10ms to 200ms", 10 * time.Millisecond, 200 * time.Millisecond},
+		{"200ms to 10ms", 200 * time.Millisecond, 10 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := nntptest.Script{DelayOf: func(i int) time.Duration {
+				if i <= 1000 {
+					return tt.first
+				}
+				return tt.then
+			}}
+			var got, want float64
+			for try := 0; try < attempts && got < 0.8*want || try == 0; try++ {
+				fixed, _, _ := runWindow(t, sc, StreamConfig{Window: limit, Fixed: true}, n)
+				want = max(want, pathRate(fixed.rateAfter(0.6), limit, tt.then))
+				f, st, _ := runWindow(t, sc, StreamConfig{Window: limit, Start: 16}, n)
+				got = max(got, f.rateAfter(0.6))
+				t.Logf("adaptive %.0f/s, path %.0f/s; window %d (max %d)", got, want, st.Window, st.MaxWindow)
+				if st.MaxWindow > limit || f.maxOut > limit+doneBatch {
+					t.Errorf("max window %d, %d offers out: over the cap %d (+%d)", st.MaxWindow, f.maxOut, limit, doneBatch)
+				}
+			}
+			if got < 0.8*want {
+				t.Errorf("after the change: %.0f articles/s, want at least 80%% of %.0f", got, want)
+			}
+		})
+	}
+}
+
+// A peer that defers everything (innd paused, short of space) shrinks the window to
+// its least, and a fixed window stays as it is.
+func TestWindowShrinksOnDeferrals(t *testing.T) {
+	const n = 3000
+	sc := nntptest.Script{Delay: 5 * time.Millisecond, CountOnly: true,
+		Decide: func(st nntptest.Stage, mid string) int { return 431 }}
+	for _, fixed := range []bool{false, true} {
+		srv := nntptest.NewServer(t, sc)
+		c := streamClient(t, srv, Config{})
+		f := newRateFeeder(n)
+		st, err := c.Stream(context.Background(), f, StreamConfig{Window: 256, Mode: AlwaysCheck, Fixed: fixed})
+		if err != nil || f.outcomes[Deferred] != n {
+			t.Fatalf("Stream: %v, outcomes %v", err, f.outcomes)
+		}
+		switch {
+		case fixed && (st.Window != 256 || st.MaxWindow != 256):
+			t.Errorf("fixed window: ended at %d (max %d), want 256", st.Window, st.MaxWindow)
+		case !fixed && (st.Window > 2*minWindow || st.MaxWindow > DefaultStartWindow):
+			t.Errorf("adaptive window under a deferral storm: ended at %d (max %d), want at most %d (max %d)",
+				st.Window, st.MaxWindow, 2*minWindow, DefaultStartWindow)
+		}
+	}
+}
