@@ -23,7 +23,8 @@ type PeerFlags struct {
 	Host           *string        `help:"Peer host name or address (default: the site name)." placeholder:"HOST" setting:"host"`
 	Port           *int           `short:"P" help:"Peer NNTP port (default ${default_port}; ${default_tls_port} with --tls)." placeholder:"PORT" setting:"port"`
 	Connections    *int           `short:"c" help:"Parallel connections (default ${default_connections})." placeholder:"N" setting:"connections"`
-	Window         *int           `short:"w" help:"Commands in flight per streaming connection (default ${default_window})." placeholder:"N" setting:"window"`
+	Window         *int           `short:"w" help:"Most commands in flight per streaming connection; the window adapts below it to the round trip (default ${default_window})." placeholder:"N" setting:"window"`
+	FixedWindow    *bool          `help:"Keep the window at -w throughout instead of adapting it (default: nxmit.conf's fixed-window, else no)." negatable:"" setting:"fixed-window"`
 	Check          *string        `help:"CHECK before TAKETHIS: adaptive (innfeed's no-check hysteresis, the default), always, or never." enum:"adaptive,always,never" placeholder:"MODE" setting:"check"`
 	NoStream       bool           `short:"s" help:"Do not try MODE STREAM; use IHAVE." setting:"!streaming"`
 	ConnectTimeout *time.Duration `help:"Time to connect and read the greeting (default ${default_connect_timeout})." placeholder:"DUR" setting:"connect-timeout"`
@@ -155,7 +156,7 @@ func (p peer) sendOptions() xmit.Options {
 		User:        p.User,
 		Password:    p.Password,
 		Connections: p.Connections,
-		Stream:      nntp.StreamConfig{Window: p.Window, Mode: p.Check},
+		Stream:      nntp.StreamConfig{Window: p.Window, Fixed: p.FixedWindow, Mode: p.Check},
 		NoStream:    p.NoStream,
 		MaxTime:     p.MaxTime,
 		MaxArticles: p.MaxArticles,

@@ -105,7 +105,7 @@ _nxmit() {
     if [[ $cur == -* ]]; then
         local flags='--help -h --version --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
         case $cmd in
-            send) flags+=' --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
+            send) flags+=' --host --port -P --connections -c --window -w --fixed-window --no-fixed-window --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
             requeue) flags+=' --retry-delay --compress --no-compress' ;;
             merge) flags+=' --remove --dedupe-queued --compress --no-compress' ;;
@@ -113,7 +113,7 @@ _nxmit() {
             scan) flags+=' --site --since --until --posted --groups -g --min-size --max-size --history --stats' ;;
             status) flags+=' --json --files -l --prometheus' ;;
             trace) flags+=' --json' ;;
-            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --dry-run -n --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
+            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --dry-run -n --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --fixed-window --no-fixed-window --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
             check) flags+=' --connect' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"

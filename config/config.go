@@ -40,7 +40,8 @@ type Settings struct {
 	Host           string        // peer host name or address
 	Port           int           // NNTP port
 	Connections    int           // parallel connections
-	Window         int           // commands in flight per streaming connection
+	Window         int           // cap on the commands in flight per streaming connection
+	FixedWindow    bool          // keep Window in flight instead of adapting below it
 	Check          string        // "adaptive", "always" or "never"
 	Streaming      bool          // try MODE STREAM
 	ConnectTimeout time.Duration // connect and greeting
@@ -138,6 +139,7 @@ func Builtin() Settings {
 		{"port", "119"},
 		{"connections", strconv.Itoa(xmit.DefaultConnections)},
 		{"window", strconv.Itoa(nntp.DefaultWindow)},
+		{"fixed-window", "no"},
 		{"check", "adaptive"},
 		{"streaming", "yes"},
 		{"connect-timeout", nntp.DefaultDialTimeout.String()},

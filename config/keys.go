@@ -27,6 +27,7 @@ var siteKeys = []siteKey{
 	intKey("port", func(s *Settings) *int { return &s.Port }, 1, 65535),
 	intKey("connections", func(s *Settings) *int { return &s.Connections }, 1, 64),
 	intKey("window", func(s *Settings) *int { return &s.Window }, 1, 10000),
+	boolKey("fixed-window", func(s *Settings) *bool { return &s.FixedWindow }),
 	strKey("check", func(s *Settings) *string { return &s.Check }, checkCheck),
 	boolKey("streaming", func(s *Settings) *bool { return &s.Streaming }),
 	durKey("connect-timeout", func(s *Settings) *time.Duration { return &s.ConnectTimeout }, true),

@@ -247,6 +247,7 @@ func Send(ctx context.Context, opt Options) (st Stats, err error) {
 	st.Connections = s.connections
 	st.NoCheck = s.nocheck
 	st.Host = s.host
+	st.MaxWindow = s.maxWindow
 	st.Elapsed = time.Since(start)
 	var ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
@@ -295,6 +296,7 @@ type sender struct {
 	offered     int64
 	connections int
 	nocheck     int
+	maxWindow   int
 	lastErr     error
 	host        string // the host connected to last
 	hostIndex   int    // ... its index in opt.addrs()
@@ -386,8 +388,14 @@ func (s *sender) dial(ctx context.Context) (*nntp.Client, error) {
 func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 	failures := 0
 	delay := s.opt.Backoff
+	start := s.opt.Stream.Start
 	for {
-		err := s.feed(ctx, id, c)
+		window, err := s.feed(ctx, id, c, start)
+		if window > 0 {
+			// After a failure (400, a timeout) the next connection starts from half
+			// the window this one had reached.
+			start = max(window/2, 1)
+		}
 		var refusing *nntp.RefusingError
 		if err == nil || ctx.Err() != nil || !s.feeder.workLeft() {
 			// A refusing peer is reported once, by Send's error.
@@ -422,32 +430,36 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 	}
 }
 
-// feed runs the feeding engine on c, connection number id, and closes it.
-func (s *sender) feed(ctx context.Context, id int, c *nntp.Client) error {
+// feed runs the feeding engine on c, connection number id, starting from the given
+// window, and closes it. It returns the window the connection ended with (0 for IHAVE).
+func (s *sender) feed(ctx context.Context, id int, c *nntp.Client, start int) (int, error) {
 	defer c.Close()
 	streaming := false
 	if !s.opt.NoStream {
 		ok, err := c.ModeStream()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		streaming = ok
 	}
 	var st nntp.FeedStats
 	var err error
 	if streaming {
-		st, err = c.Stream(ctx, connFeeder{s.feeder, id}, s.opt.Stream)
+		cfg := s.opt.Stream
+		cfg.Start = start
+		st, err = c.Stream(ctx, connFeeder{s.feeder, id}, cfg)
 	} else {
 		st, err = c.IHave(ctx, connFeeder{s.feeder, id})
 	}
 	s.mu.Lock()
 	s.offered += st.Offered
 	s.nocheck += st.NoCheckEntered
+	s.maxWindow = max(s.maxWindow, st.MaxWindow)
 	s.mu.Unlock()
 	if err == nil {
 		c.Quit()
 	}
-	return err
+	return st.Window, err
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }

@@ -44,6 +44,9 @@ type Stats struct {
 
 	Connections int // connections that were established, reconnects included
 	NoCheck     int // times a connection entered no-CHECK mode
+	// MaxWindow is the largest window a streaming connection had: with Connections, it
+	// bounds the offers a crash can leave unanswered (to be offered again).
+	MaxWindow int
 
 	User, System, Elapsed time.Duration
 }
@@ -78,8 +81,8 @@ func (s Stats) TimesLine(host string) string {
 // later go at its end, so parsers of the older line keep working). Its "queued" is
 // Queued: every line still to send in the backlogs after the pass, read or not.
 func (s Stats) DetailLine(host string) string {
-	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d",
-		host, s.Deferred, s.Requeued, s.Malformed, s.Queued, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held)
+	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d window %d",
+		host, s.Deferred, s.Requeued, s.Malformed, s.Queued, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held, s.MaxWindow)
 }
 
 // Counts returns the pass's answers by outcome, for the site's running totals.

@@ -27,6 +27,7 @@ type XmitStats struct {
 	HaveDetail                 bool
 	Deferred, Requeued, Queued int64
 	Malformed, Connections     int64
+	Window                     int64 // the largest window of a connection (0: not reported)
 }
 
 // ErrNoStats means the output has no stats line.
@@ -72,13 +73,13 @@ func ParseXmitStats(out []byte) (XmitStats, error) {
 			var t XmitStats
 			if err := fill(kv, map[string]*int64{
 				"deferred": &t.Deferred, "requeued": &t.Requeued, "queued": &t.Queued,
-				"malformed": &t.Malformed, "connections": &t.Connections,
+				"malformed": &t.Malformed, "connections": &t.Connections, "window": &t.Window,
 			}, nil, nil); err != nil {
 				return s, fmt.Errorf("detail line %q: %w", sc.Text(), err)
 			}
 			s.HaveDetail = true
 			s.Deferred, s.Requeued, s.Queued = t.Deferred, t.Requeued, t.Queued
-			s.Malformed, s.Connections = t.Malformed, t.Connections
+			s.Malformed, s.Connections, s.Window = t.Malformed, t.Connections, t.Window
 		}
 	}
 	if err := sc.Err(); err != nil {
