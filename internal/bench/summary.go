@@ -20,6 +20,7 @@ type Sample struct {
 	Wall     time.Duration // process wall time, less innxmit's fixed 1 s exit sleep
 	CPU      time.Duration // user + system
 	RSSKiB   int64         // peak RSS
+	Window   int64         // nxmit: the largest window of a connection (detail line)
 }
 
 // ArticlesPerSec is articles over the program's own elapsed time.

@@ -15,7 +15,8 @@ import (
 )
 
 // Scenario names, for -only. "queue" is the queue-tool measurements.
-var allScenarios = []string{"sink-small", "sink-mixed", "tls-small", "delay-small", "delay-mixed", "innd-small", "innd-mixed", "queue"}
+var allScenarios = []string{"sink-small", "sink-mixed", "tls-small", "delay-small", "delay-mixed", "delay2-small", "delay2-mixed",
+	"innd-small", "innd-mixed", "window", "queue"}
 
 // batchSet is one batch of the sender's feed-file lines, and what is in it.
 type batchSet struct {
@@ -25,6 +26,9 @@ type batchSet struct {
 	lines    int      // number of lines
 	mids     []string // their message-ids, to check a receiver
 	rawBytes int64    // native article bytes injected
+	// wireBytes is what a sender reports sending (accsize), once one did: innfeed's
+	// figures, which it logs only to syslog, are taken from it.
+	wireBytes int64
 }
 
 type peerKind int
@@ -32,6 +36,7 @@ type peerKind int
 const (
 	peerSink peerKind = iota
 	peerDelay
+	peerDelay2
 	peerInnd
 	peerTLS // the sink behind implicit TLS: nxmit only (innxmit has no TLS)
 )
@@ -52,13 +57,18 @@ type lab struct {
 	small  *batchSet
 	sink   *sinkProc // answers at once
 	delay  *sinkProc // answers each command c.delay after it arrived
+	delay2 *sinkProc // ... c.delay2 after
 	tls    *sinkProc // the sink over implicit TLS
 	tlsCA  string    // the PEM file of the CA that signed its certificate
-	recvN  int       // receivers started, for directory names
-	news   owner
+	// recvRoot holds the receiving innds: on tmpfs when there is one, so that the
+	// real-innd scenarios measure the senders, not the receiver's disk.
+	recvRoot string
+	recvN    int // receivers started, for directory names
+	news     owner
 	// profiled is set by profiles(): the CPU profiles' top lines, for the report.
 	profiled  []profileResult
-	loadStart string // load average when the lab was set up
+	window    []windowRow // the "how the window adapts" runs
+	loadStart string      // load average when the lab was set up
 }
 
 func newLab(ctx context.Context, c *config, work string) (*lab, error) {
@@ -116,6 +126,18 @@ func newLab(ctx context.Context, c *config, work string) (*lab, error) {
 			return nil, err
 		}
 	}
+	if c.want("delay2-small") || c.want("delay2-mixed") {
+		if l.delay2, err = startSink(c.delay2); err != nil {
+			l.close()
+			return nil, err
+		}
+	}
+	l.recvRoot = work
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if dir, err := os.MkdirTemp("/dev/shm", "nxmit-bench-recv-"); err == nil && os.Chmod(dir, 0o755) == nil {
+			l.recvRoot = dir
+		}
+	}
 	return l, nil
 }
 
@@ -128,6 +150,12 @@ func (l *lab) close() {
 	}
 	if l.tls != nil {
 		l.tls.stop()
+	}
+	if l.delay2 != nil {
+		l.delay2.stop()
+	}
+	if l.recvRoot != "" && l.recvRoot != l.work {
+		os.RemoveAll(l.recvRoot)
 	}
 	if l.sender != nil {
 		l.sender.Stop()
@@ -239,6 +267,9 @@ func (l *lab) scenarios() []scenario {
 	add("tls-small", l.small, peerTLS, "TLS sink, 1–4 KB")
 	add("delay-small", l.small, peerDelay, "sink +"+d+", 1–4 KB")
 	add("delay-mixed", l.mixed, peerDelay, "sink +"+d+", mixed")
+	d2 := l.c.delay2.String()
+	add("delay2-small", l.small, peerDelay2, "sink +"+d2+", 1–4 KB")
+	add("delay2-mixed", l.mixed, peerDelay2, "sink +"+d2+", mixed")
 	add("innd-small", l.small, peerInnd, "real innd, 1–4 KB")
 	add("innd-mixed", l.mixed, peerInnd, "real innd, mixed")
 	return out
@@ -251,11 +282,16 @@ func (l *lab) measure(ctx context.Context, sc scenario) ([]bench.Sample, error) 
 	for round := 1; round <= l.c.rounds; round++ {
 		for k := range progs {
 			prog := progs[(k+round-1)%len(progs)]
-			if sc.peer == peerTLS && prog == "innxmit" {
+			if sc.peer == peerTLS && (prog == "innxmit" || prog == "innfeed") {
 				continue // innxmit has no TLS: compare with the plain sink
 			}
 			if err := ctx.Err(); err != nil {
 				return samples, err
+			}
+			if sc.peer == peerDelay2 && prog == "innxmit" {
+				// innxmit's fixed window makes it about 4 times slower again than at
+				// -delay: minutes per run, for a ratio the -delay rows already show.
+				continue
 			}
 			s, err := l.runOnce(ctx, sc, prog, round)
 			if err != nil {
@@ -289,10 +325,12 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 		sink = l.delay
 	case peerTLS:
 		sink = l.tls
+	case peerDelay2:
+		sink = l.delay2
 	case peerInnd:
 		l.recvN++
 		var err error
-		recv, err = innlab.Start(filepath.Join(l.work, fmt.Sprintf("recv%d", l.recvN)), innlab.Options{})
+		recv, err = innlab.Start(filepath.Join(l.recvRoot, fmt.Sprintf("recv%d", l.recvN)), innlab.Options{})
 		if err != nil {
 			return bench.Sample{}, err
 		}
@@ -315,6 +353,8 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 	switch prog {
 	case "innxmit":
 		s, err = l.runInnxmit(rctx, sc.batch, port, dir)
+	case "innfeed":
+		s, err = l.runInnfeed(rctx, sc.batch, port, dir)
 	default:
 		var extra []string
 		if sc.peer == peerTLS {
@@ -326,6 +366,9 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 		return s, err
 	}
 	s.Scenario, s.Program, s.Round = sc.title, prog, round
+	if prog != "innfeed" && sc.batch.wireBytes == 0 {
+		sc.batch.wireBytes = s.Bytes
+	}
 	if sink != nil {
 		if got := sink.accepted() - sinkBefore; got != sc.batch.lines {
 			return s, fmt.Errorf("%w: the sink accepted %d articles, want %d", errCheck, got, sc.batch.lines)

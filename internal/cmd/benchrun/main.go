@@ -36,6 +36,7 @@ type config struct {
 	small    int
 	rounds   int
 	delay    time.Duration
+	delay2   time.Duration
 	lines    int
 	seed     int64
 	only     map[string]bool
@@ -68,10 +69,11 @@ func main() {
 	flag.IntVar(&c.small, "small", 20000, "articles in the batch of 1-4 KB articles (0: none)")
 	flag.IntVar(&c.rounds, "rounds", 5, "rounds; each program runs once per round and scenario (runs vary by up to 2x on a shared VM: take 5 or more)")
 	flag.DurationVar(&c.delay, "delay", 50*time.Millisecond, "reply delay of the simulated long-distance peer")
+	flag.DurationVar(&c.delay2, "delay2", 200*time.Millisecond, "reply delay of the simulated intercontinental peer")
 	flag.IntVar(&c.lines, "lines", 1_000_000, "lines of the backlog for the queue-tool measurements (0: skip them)")
 	flag.Int64Var(&c.seed, "seed", 20260101, "seed of the generated articles")
 	flag.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(allScenarios, ","))
-	flag.StringVar(&progs, "programs", "nxmit,nxmit-c1,innxmit", "programs to compare: nxmit (defaults: 4 connections, window 128), nxmit-c1 (1 connection), innxmit, or nxmit:FLAGS (send flags, e.g. 'nxmit:-c 1 -w 512')")
+	flag.StringVar(&progs, "programs", "nxmit,nxmit-c1,innxmit,innfeed", "programs to compare: nxmit (defaults: 4 connections, adaptive window up to 1024), nxmit-c1 (1 connection), innxmit, innfeed (batch mode -x, 4 connections, max-queue-size 1024), or nxmit:FLAGS (send flags, e.g. 'nxmit:-c 1 -w 512')")
 	flag.StringVar(&c.work, "work", "", "scratch directory (default: a new one under /tmp, removed at the end)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
 	flag.StringVar(&c.doc, "doc", "", "Markdown file whose generated block gets the results (e.g. docs/BENCHMARKS.md)")
@@ -198,6 +200,15 @@ func run(ctx context.Context, c *config) error {
 		if err != nil {
 			lab.report(samples, nil)
 			return fmt.Errorf("scenario %s: %w", sc.name, err)
+		}
+	}
+
+	if c.want("window") && ctx.Err() == nil {
+		rows, err := lab.windowTable(ctx)
+		lab.window = rows
+		if err != nil {
+			lab.report(samples, nil)
+			return err
 		}
 	}
 

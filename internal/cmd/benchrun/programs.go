@@ -16,7 +16,7 @@ import (
 )
 
 // Programs compared, for -programs.
-var allPrograms = []string{"nxmit", "nxmit-c1", "innxmit"}
+var allPrograms = []string{"nxmit", "nxmit-c1", "innxmit", "innfeed"}
 
 // innxmitExitSleep is innxmit's unconditional sleep(1) before it exits (ExitWithStats);
 // it is taken off its wall time.
@@ -94,7 +94,7 @@ func (l *lab) runNxmit(ctx context.Context, prog string, b *batchSet, port int, 
 	}
 	return bench.Sample{
 		Articles: st.Accepted, Bytes: st.AccSize, Elapsed: st.Elapsed,
-		Wall: o.Wall, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB,
+		Wall: o.Wall, CPU: o.CPU(), RSSKiB: o.MaxRSSKiB, Window: st.Window,
 	}, nil
 }
 
