@@ -35,6 +35,9 @@ type sentCmd struct {
 	kind  cmdKind
 	size  int           // article bytes, for TAKETHIS
 	at    time.Duration // when its batch was written (streamer clock), for the round trip
+	// answered is how many commands had been answered then: the replies between it
+	// and this one's are the rate the window of that moment gave.
+	answered uint64
 }
 
 // streamer runs one Stream call. The calling goroutine writes: it pulls offers, fetches
@@ -73,6 +76,7 @@ type streamer struct {
 	// Writer only.
 	wtail                     uint64
 	now                       time.Duration // when the batch being written began
+	headSeen                  uint64        // s.head when the writer last looked
 	wres                      []Result
 	offered, checks, takethis int64
 	unanswered                int64 // offers counted in offered whose article got no final answer
@@ -242,6 +246,7 @@ func (s *streamer) write(ctx context.Context) bool {
 			return false
 		}
 		wants, s.wanted = s.wanted, wants[:0]
+		s.headSeen = s.head
 		stopping, free, noCheck := s.stopping, s.limit-s.inflight, s.noCheck
 		s.mu.Unlock()
 
@@ -346,7 +351,7 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 // push appends a command to the ring, unpublished: the reader sees it at the next
 // publish, which comes before any write that could block.
 func (s *streamer) push(e sentCmd) {
-	e.at = s.now
+	e.at, e.answered = s.now, s.headSeen
 	s.ring[s.wtail%uint64(s.window)] = e
 	s.wtail++
 }
@@ -555,7 +560,7 @@ func (s *streamer) read() {
 			}
 			head++
 			out := set.Outcome
-			s.win.observe(s.clock()-e.at, out)
+			s.win.observe(s.clock()-e.at, head-1-e.answered, out)
 			answer := Result{Offer: e.offer, Outcome: out, Reply: r, Size: sentSize(out, e), Verb: e.verb(), Unexpected: set.Unexpected}
 			if out != 0 && !proven && isRefusal(r) {
 				// Held until the peer shows it answers something else: a peer that

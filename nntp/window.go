@@ -9,8 +9,11 @@ import "time"
 //
 // The controller measures, once per round trip (a sample ends when the first command
 // sent after it began is answered, and lasts at least minSample), the commands
-// answered per second and the least round trip. While the window is what holds the
-// writer back, it probes: it doubles the window and, two samples later (when the
+// answered per second and the least round trip. It starts as TCP does: while the
+// window is what holds the writer back and each sample's rate is a quarter above the
+// last, it doubles the window every round trip (a sample's rate shows the window of the
+// sample before); the first sample that gains less ends the start, one doubling back.
+// From then on, while the window holds the writer back, it probes: it doubles the window and, two samples later (when the
 // replies to the added commands are in), keeps it only if the rate rose by at least
 // half as much; otherwise the path's bandwidth-delay product (plus what the peer
 // queues) is reached, the window goes back and the next probe waits probeWait samples.
@@ -47,17 +50,21 @@ type windowCtl struct {
 	peak  int // the largest window used
 
 	// Reader only: the sample in progress.
-	start     time.Duration // when it began (streamer clock)
-	mark      uint64        // it ends once this command is answered
-	answered  int
-	deferred  int
-	sampleMin time.Duration // least round trip of the sample
+	start      time.Duration // when it began (streamer clock)
+	mark       uint64        // it ends once this command is answered
+	answered   int
+	deferred   int
+	sampleMin  time.Duration // least round trip of the sample
+	sampleRate float64       // highest delivery rate of the sample
 
 	// Round-trip minimum over two epochs.
 	rttMin, epochMin, prevMin time.Duration
 	epochN                    int
 
 	// Growth check.
+	startup   bool    // doubling every round trip while the rate follows
+	prevRate  float64 // the best rate during the start
+	fails     int     // samples in a row the rate did not follow, during the start
 	probeFrom int     // window before the growth; 0: none pending
 	probeTo   int     // window after it
 	probeRate float64 // rate before it
@@ -79,11 +86,17 @@ func newWindowCtl(cfg *StreamConfig) windowCtl {
 	}
 	w.ceil = w.cap
 	w.peak = w.cur
+	w.startup = !w.fixed
 	return w
 }
 
 // observe counts one reply and its round trip.
-func (w *windowCtl) observe(rtt time.Duration, out Outcome) {
+func (w *windowCtl) observe(rtt time.Duration, answered uint64, out Outcome) {
+	// The delivery rate over this command's round trip (as BBR measures it): the
+	// replies that came while it was out, over the time it was out.
+	if rtt > 0 {
+		w.sampleRate = max(w.sampleRate, float64(answered)/rtt.Seconds())
+	}
 	w.answered++
 	if out == Deferred {
 		w.deferred++
@@ -104,7 +117,7 @@ func (w *windowCtl) sample(now time.Duration, head, tail uint64, limited bool) (
 	if elapsed < minSample {
 		return w.cur, false // too short to tell a rate; wait for more replies
 	}
-	rate := float64(w.answered) / elapsed.Seconds()
+	rate := w.sampleRate
 	w.lastRate = rate
 	w.updateRTT(w.sampleMin)
 
@@ -113,7 +126,27 @@ func (w *windowCtl) sample(now time.Duration, head, tail uint64, limited bool) (
 		// A deferral storm: the peer is short of something; send less.
 		w.cur = max(minWindow, min(w.cur/2, w.cap))
 		w.ceil = w.cur
-		w.probeFrom, w.hold = 0, probeWait
+		w.probeFrom, w.hold, w.startup = 0, probeWait, false
+	case w.startup:
+		if !limited {
+			break // the rate says nothing of the window
+		}
+		switch {
+		case rate >= 1.25*w.prevRate:
+			w.prevRate, w.fails = rate, 0
+			if w.cur >= min(w.ceil, w.cap) {
+				w.startup = false
+			}
+			w.cur = min(2*w.cur, w.ceil, w.cap)
+		case w.fails == 0:
+			w.fails++ // a doubling whose replies this sample only partly saw: wait one
+		default:
+			// The rate stopped following the window: twice the bandwidth-delay
+			// product at the best rate keeps the peer busy.
+			w.startup = false
+			w.cur = max(min(int(2*w.prevRate*w.rttMin.Seconds())+pullBatch, w.cur, w.ceil, w.cap), minWindow)
+			w.hold = probeWait
+		}
 	case w.probeFrom > 0:
 		w.probeAge++
 		if w.probeAge < 2 {
@@ -142,7 +175,7 @@ func (w *windowCtl) sample(now time.Duration, head, tail uint64, limited bool) (
 		w.trace(now, w.cur, rate, w.rttMin)
 	}
 	w.start, w.mark = now, tail+1
-	w.answered, w.deferred, w.sampleMin = 0, 0, 0
+	w.answered, w.deferred, w.sampleMin, w.sampleRate = 0, 0, 0, 0
 	return w.cur, true
 }
 

@@ -156,10 +156,11 @@ func TestWindowConverges(t *testing.T) {
 					}
 				}
 				if tt.delay >= 50*time.Millisecond {
-					// The path needs the whole cap: from 16, four doublings, each
-					// checked two round trips later (about 12), and room for one probe
-					// that a busy machine made look useless (8 more).
+					// The path needs the whole cap: from 16, four doublings, one or two
+					// round trips each (about 6), and room for a start that a busy
+					// machine ended early, and one probe it made look useless.
 					at, ok := windowReached(steps, limit)
+					t.Logf("cap reached after %d round trips", at/tt.delay)
 					if rtts := at / tt.delay; !ok || rtts > 24 {
 						for _, s := range steps {
 							t.Logf("  %v window %d rate %.0f rttMin %v", s.at, s.window, s.rate, s.rttMin)
