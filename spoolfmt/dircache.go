@@ -45,6 +45,35 @@ type dirCache struct {
 	ents   [dirCacheSize]*dirEntry
 	clock  uint64
 	closed bool
+	// gone remembers, for dirRecheck, directories found missing: a backlog of
+	// expired articles then costs no lookup per line. A directory cannot appear
+	// for an article of the backlog meanwhile: innd stores an article, in the
+	// directory of its arrival time, before it writes the line.
+	gone map[dirKey]time.Time
+}
+
+// maxGone bounds the missing directories remembered.
+const maxGone = 256
+
+// isGone reports whether key was found missing less than dirRecheck ago.
+func (c *dirCache) isGone(key dirKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.gone[key]
+	if ok && time.Since(t) > dirRecheck {
+		delete(c.gone, key)
+		return false
+	}
+	return ok
+}
+
+func (c *dirCache) noteGone(key dirKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone == nil || len(c.gone) >= maxGone {
+		c.gone = make(map[dirKey]time.Time)
+	}
+	c.gone[key] = time.Now()
 }
 
 // get returns an open handle of the directory key names, opening it with
@@ -202,6 +231,10 @@ func (s *Store) openArticle(tok Token) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if s.dirs.isGone(key) {
+		p, _ := s.dirPath(tok, key)
+		return -1, missing(tok.String(), "no directory "+p)
+	}
 	for attempt := 0; ; attempt++ {
 		e, err := s.dirs.get(key, func() (int, error) {
 			p, err := s.dirPath(tok, key)
@@ -211,6 +244,7 @@ func (s *Store) openArticle(tok Token) (int, error) {
 			fd, err := openDir(p)
 			if err != nil {
 				if isNotExist(err) {
+					s.dirs.noteGone(key)
 					return -1, missing(tok.String(), "no directory "+p)
 				}
 				return -1, &ReadError{Article: tok.String(), Path: p, Op: "open", Err: err}

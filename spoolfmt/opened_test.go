@@ -121,3 +121,35 @@ func TestRetrieveNoAlloc(t *testing.T) {
 		t.Errorf("%v allocations for %d articles found and read", allocs, len(toks))
 	}
 }
+
+// A directory found missing is not looked up again for dirRecheck, and is seen
+// once it exists and that time has passed.
+func TestMissingDirectoryRemembered(t *testing.T) {
+	sp := newSMSpool(t, smOptions{Method: "timehash"})
+	arts := wires(genArticles(1, 9, false, 0))
+	toks := sp.store(t, arts)
+	s := openTestStore(t, sp.InnConf)
+	p, _ := s.Path(toks[0])
+	dir := filepath.Dir(p)
+	tmp := dir + ".away"
+	if err := os.Rename(dir, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Find(toks[0]); !errors.Is(err, ErrMissing) {
+		t.Fatalf("Find with the directory gone: %v", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Find(toks[0]); !errors.Is(err, ErrMissing) {
+		t.Fatalf("Find within dirRecheck: %v, want the directory remembered as missing", err)
+	}
+	old := dirRecheck
+	dirRecheck = 0
+	defer func() { dirRecheck = old }()
+	o, err := s.Find(toks[0])
+	if err != nil {
+		t.Fatalf("Find after dirRecheck: %v", err)
+	}
+	s.CloseOpened(&o)
+}
