@@ -140,6 +140,9 @@ func TestTimehashTruncated(t *testing.T) {
 	os.Truncate(p, fi.Size()-2)
 	_, err := s.Retrieve(toks[1], nil)
 	wantReadError(t, err, p, true)
+	// The same through a buffer that holds the whole file (one pread, no fstat).
+	_, err = s.Retrieve(toks[1], make([]byte, 0, 1<<20))
+	wantReadError(t, err, p, true)
 	_, err = s.Open(toks[1])
 	wantReadError(t, err, p, true)
 	if ok, err := s.Exists(toks[1]); !ok || err != nil {
