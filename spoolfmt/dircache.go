@@ -179,10 +179,10 @@ func (s *Store) articleDir(tok Token, name *[24]byte) (dirKey, int, error) {
 		t, seq := tok.timehash()
 		// time-CC/XX/YY/SSSS-WWZZ: the name holds the sequence number and the
 		// outer bytes of the arrival time.
-		n := hex(name[:0], uint32(seq), 4)
+		n := appendHex(name[:0], uint32(seq), 4)
 		n = append(n, '-')
-		n = hex(n, (t>>24)&0xff, 2)
-		n = hex(n, t&0xff, 2)
+		n = appendHex(n, (t>>24)&0xff, 2)
+		n = appendHex(n, t&0xff, 2)
 		return dirKey{TimeHash, uint32(tok.Class())<<16 | (t>>8)&0xffff}, len(n), nil
 	case TradSpool:
 		g, art := tok.tradspool()
@@ -198,8 +198,8 @@ func (s *Store) dirPath(tok Token, key dirKey) (string, error) {
 	switch key.method {
 	case TimeHash:
 		x := key.id & 0xffff
-		return s.articles + "/time-" + string(hex(nil, key.id>>16, 2)) + "/" +
-			string(hex(nil, x>>8, 2)) + "/" + string(hex(nil, x&0xff, 2)), nil
+		return s.articles + "/time-" + string(appendHex(nil, key.id>>16, 2)) + "/" +
+			string(appendHex(nil, x>>8, 2)) + "/" + string(appendHex(nil, x&0xff, 2)), nil
 	case TradSpool:
 		dir, ok, err := s.trad.lookup(key.id)
 		if err != nil {
@@ -213,8 +213,8 @@ func (s *Store) dirPath(tok Token, key dirKey) (string, error) {
 	return "", noMethod(tok)
 }
 
-// hex appends v as n lower-case hex digits.
-func hex(dst []byte, v uint32, n int) []byte {
+// appendHex appends v as n lower-case hex digits.
+func appendHex(dst []byte, v uint32, n int) []byte {
 	const digits = "0123456789abcdef"
 	for i := n - 1; i >= 0; i-- {
 		dst = append(dst, digits[(v>>(4*uint(i)))&0xf])
