@@ -21,8 +21,11 @@ import (
 type Store struct {
 	conf     *InnConf
 	articles string // patharticles, absolute
-	spool    string // pathspool, absolute
-	etc      string // pathetc, absolute
+	// articlesReal is patharticles with symbolic links resolved: article paths of batch
+	// lines must lead inside it (see ArticlePath).
+	articlesReal string
+	spool        string // pathspool, absolute
+	etc          string // pathetc, absolute
 
 	// maxSize bounds the size of one article; a larger file is refused
 	// rather than read into memory.
@@ -65,10 +68,14 @@ func OpenStore(conf *InnConf) (*Store, error) {
 	}
 	// Without patharticles every article would read as missing and be
 	// dropped: a wrong INNCONF must fail loudly instead.
-	if fi, err := os.Stat(s.articles); err != nil {
+	fi, err := os.Stat(s.articles)
+	if err != nil {
 		return nil, fmt.Errorf("spoolfmt: patharticles: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("spoolfmt: patharticles %s: not a directory", s.articles)
+	}
+	if s.articlesReal, err = filepath.EvalSymlinks(s.articles); err != nil {
+		return nil, fmt.Errorf("spoolfmt: patharticles: %w", err)
 	}
 	s.trad.path = filepath.Join(s.spool, "tradspool.map")
 	s.cnfs.confPath = filepath.Join(s.etc, "cycbuff.conf")
@@ -117,13 +124,15 @@ func noMethod(tok Token) error {
 }
 
 // RetrieveFile reads an article file, as innxmit does for batch lines that
-// are not tokens. A relative path is taken against patharticles. A file in
-// native format (first line not ending in CRLF) is converted to wire
-// format while it is read. A file that does not exist is missing.
+// are not tokens. A relative path is taken against patharticles; a path
+// leading outside patharticles is refused (ErrOutsideSpool, see
+// ArticlePath). A file in native format (first line not ending in CRLF) is
+// converted to wire format while it is read. A file that does not exist is
+// missing.
 func (s *Store) RetrieveFile(path string, buf []byte) ([]byte, error) {
-	p := path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(s.articles, p)
+	p, err := s.ArticlePath(path)
+	if err != nil {
+		return nil, err
 	}
 	return s.readFile(path, p, buf, true)
 }

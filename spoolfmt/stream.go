@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -69,9 +68,9 @@ func (s *Store) Open(tok Token) (*ArticleReader, error) {
 
 // OpenFile is Open for an article file, like RetrieveFile.
 func (s *Store) OpenFile(path string) (*ArticleReader, error) {
-	p := path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(s.articles, p)
+	p, err := s.ArticlePath(path)
+	if err != nil {
+		return nil, err
 	}
 	return s.openFile(path, p, true)
 }

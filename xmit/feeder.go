@@ -235,6 +235,18 @@ func (f *feeder) nextLine() (*pending, bool) {
 			}
 			continue
 		}
+		if !p.rec.Line.IsToken {
+			// A path leading out of patharticles is not an article: reading it (as root,
+			// perhaps) would send any file on the machine to the peer. Reported as a
+			// malformed line, it stays where it is for the administrator.
+			if _, err := f.store.ArticlePath(p.rec.Line.Article); errors.Is(err, spoolfmt.ErrOutsideSpool) {
+				f.malformed("%s:%d: %v; not sent", p.bl.file.Path, p.rec.LineNo, err)
+				if f.progress != nil {
+					f.progress(1)
+				}
+				continue
+			}
+		}
 		if p.rec.Line.MessageID == "" {
 			if !f.fillMessageID(p) {
 				continue
