@@ -33,6 +33,7 @@ func main() {
 // run parses args and runs the selected subcommand, returning the process exit status.
 func run(args []string) int {
 	var cli commands.CLI
+	cli.DropRoot = true
 	parser, err := kong.New(&cli, commands.KongOptions()...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nxmit: %v\n", err)

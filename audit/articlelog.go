@@ -216,13 +216,9 @@ func (l *Log) open(t time.Time) error {
 		l.f.Close()
 		l.f = nil
 	}
-	_, statErr := os.Stat(name)
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("article log: %w", err)
-	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		batch.AdoptDirOwner(f) // a run as root must not leave a log news cannot append to
 	}
 	l.f, l.name = f, name
 	return nil

@@ -524,6 +524,10 @@ func parseProgress(r io.Reader) (next int, holes []int, ident fileIdent, err err
 	return next, holes, ident, nil
 }
 
+// WriteFileAtomic replaces path with data (path.tmp, fsync, rename, fsync the directory).
+// Readers see the old content or the new, never a part.
+func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
+
 // writeAtomic replaces path with data: path.tmp, fsync, rename, fsync dir.
 func writeAtomic(path string, data []byte) error {
 	tmp := path + TempSuffix
@@ -531,7 +535,6 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	adoptDirOwner(f)
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()

@@ -55,7 +55,6 @@ func (q Queue) createTemp(k Kind, t time.Time, compress bool) (*os.File, string,
 		tmp := filepath.Join(q.Dir, q.Name(k, t, compress)+TempSuffix)
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err == nil {
-			adoptDirOwner(f)
 			return f, tmp, nil
 		}
 		if !errors.Is(err, os.ErrExist) {

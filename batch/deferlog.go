@@ -129,7 +129,6 @@ func (d *DeferLog) Append(l Line) error {
 		if err != nil {
 			return fmt.Errorf("append to %s: %w", d.path, err)
 		}
-		adoptDirOwner(f)
 		d.f = f
 	}
 	d.buf = append(l.Append(d.buf[:0]), '\n')

@@ -186,7 +186,6 @@ func (q Queue) Lock(k LockKind, command string) (*Lock, error) {
 			fl.Unlock()
 			continue
 		}
-		adoptDirOwnerPath(path)
 		host, _ := os.Hostname()
 		h := Holder{PID: os.Getpid(), Command: command, Since: time.Now().Truncate(time.Second), Host: host}
 		if err := writeHolder(path, h.marshal()); err != nil {

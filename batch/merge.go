@@ -18,6 +18,10 @@ type MergeOptions struct {
 	// zstd or gzip, recognized by the magic number.
 	Inputs []string
 	Stdin  io.Reader
+	// Opened holds inputs the caller opened already, by their name in Inputs: a run
+	// started as root opens the files root named before it switches to news, who may
+	// not be allowed to read them (see docs/SECURITY.md). The others are opened here.
+	Opened map[string]*os.File
 
 	// Compress writes the new backlog zstd-compressed (S.B.<hex>.zst).
 	Compress bool
@@ -130,7 +134,12 @@ func (q Queue) Merge(opt MergeOptions) (MergeStats, error) {
 		if err := guards.guardShlock(opt.ShlockDir, name, opt.Remove, opt.Warn); err != nil {
 			return st, err
 		}
-		r, err := openInput(name, true)
+		var r *inputReader
+		if f := opt.Opened[name]; f != nil {
+			r, err = newFileInputReader(f, name, true)
+		} else {
+			r, err = openInput(name, true)
+		}
 		if err != nil {
 			return st, fmt.Errorf("merge: %w", err)
 		}
@@ -251,7 +260,6 @@ func (q Queue) combine(srcs []*source, queued *IDSet, compress bool, warnf func(
 	if err != nil {
 		return st, fmt.Errorf("merge into site %s: %w", q.Site, err)
 	}
-	adoptDirOwner(f) // a merge run by root must leave a backlog news can blank
 	if err := writeFile(f, compress, write); err != nil {
 		f.Close()
 		os.Remove(tmp)

@@ -46,6 +46,11 @@ func openInput(path string, innfeedTape bool) (*inputReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	return newFileInputReader(f, path, innfeedTape)
+}
+
+// newFileInputReader reads the open file f, named path; it closes f on error.
+func newFileInputReader(f *os.File, path string, innfeedTape bool) (*inputReader, error) {
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()

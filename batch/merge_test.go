@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -562,27 +561,3 @@ func TestIDSetMemoryBound(t *testing.T) {
 	}
 }
 
-// A merge run as root leaves a backlog owned by the queue directory's owner (news), which
-// a send running as news must be able to blank.
-func TestMergeOutputOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	q := mqQueue(t)
-	const nobody = 65534
-	if err := os.Chown(q.Dir, nobody, nobody); err != nil {
-		t.Fatal(err)
-	}
-	in := mqWrite(t, filepath.Join(t.TempDir(), "in"), mqLine(1))
-	st, err := q.Merge(MergeOptions{Inputs: []string{in}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := os.Stat(st.Output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if uid := info.Sys().(*syscall.Stat_t).Uid; uid != nobody {
-		t.Errorf("backlog owned by uid %d, want %d", uid, nobody)
-	}
-}

@@ -550,7 +550,6 @@ func (r *rotation) compress(src *os.File, end int64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("rotate: compress: %w", err)
 	}
-	adoptDirOwner(out)
 	var lines int64
 	err = writeFile(out, true, func(w io.Writer) error {
 		cw := &lineCounter{w: w}

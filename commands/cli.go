@@ -51,6 +51,10 @@ type Globals struct {
 	Passwd       string `help:"INN's passwd.nntp, AUTHINFO credentials by host (default: nxmit.conf's passwd, else PATHETC/passwd.nntp)." type:"path" placeholder:"FILE"`
 
 	loaded *loaded // files read once; see AfterApply
+	// DropRoot makes a run started as root switch to INN's user before it touches the
+	// queue or the spool (see dropRoot). The program sets it; tests that call commands
+	// in the test process leave it off, since the switch is for the whole process.
+	DropRoot bool `kong:"-"`
 }
 
 // KongOptions returns the parser options nxmit uses everywhere, tests included.

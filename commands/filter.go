@@ -104,6 +104,26 @@ func (c *FilterCmd) Run(g *Globals) error {
 	if c.Invert && !spoolTests && opt.Hash == nil {
 		return usagef("--invert needs a test to invert (--exists, --groups, sizes, ages, --hash, --max-crosspost or --max-hops)")
 	}
+	files := c.Files
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	// Root's named inputs are opened as root, one by one so that a file that cannot be
+	// opened is reported in its turn below; then the spool is read as INN's user.
+	opened := map[string]*os.File{}
+	openErr := map[string]error{}
+	if g.DropRoot && os.Geteuid() == 0 {
+		for _, name := range files {
+			if f, err := g.openNamed([]string{name}); err != nil {
+				openErr[name] = err
+			} else {
+				opened[name] = f[name]
+			}
+		}
+	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	if !spoolTests && opt.Hash != nil {
 		// Only lines without a Message-ID need the spool for --hash: use it if there is one.
 		if conf, err := g.InnConf(); err == nil {
@@ -130,16 +150,15 @@ func (c *FilterCmd) Run(g *Globals) error {
 		return usagef("%v", err)
 	}
 
-	files := c.Files
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
 	failed := false
 	for _, name := range files {
 		var r io.Reader = os.Stdin
 		label := "stdin"
 		if name != "-" {
-			f, err := os.Open(name)
+			f, err := opened[name], openErr[name]
+			if f == nil && err == nil {
+				f, err = os.Open(name)
+			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "nxmit: filter: %v\n", err)
 				failed = true

@@ -138,6 +138,7 @@ func TestMergeCommand(t *testing.T) {
 		os.WriteFile(p, data, 0o644)
 		in = append(in, p)
 	}
+	giveToNews(t, dir) // removed after the merge, by news
 	stdout, stderr, status := s.run(t, bin, "", append([]string{"-v", "merge", "peer", "--remove", "--compress"}, in...)...)
 	if status != 0 || stdout != "" {
 		t.Fatalf("merge: status %d, stdout %q, stderr %q", status, stdout, stderr)

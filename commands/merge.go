@@ -55,6 +55,13 @@ func (c *MergeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	opened, err := g.openNamed(c.Files)
+	if err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err
@@ -62,6 +69,7 @@ func (c *MergeCmd) Run(g *Globals) error {
 	s = s.Merge(layer)
 	opt := batch.MergeOptions{
 		Inputs:       c.Files,
+		Opened:       opened,
 		Stdin:        os.Stdin,
 		Compress:     s.Compress,
 		DedupeQueued: c.DedupeQueued,

@@ -45,6 +45,9 @@ func (c *RequeueCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err

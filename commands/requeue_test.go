@@ -81,6 +81,7 @@ func (s *qtSpool) path(tok string) string {
 // status.
 func (s *qtSpool) run(t testing.TB, bin, stdin string, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
+	giveToNews(t, s.dir)
 	cmd := exec.Command(bin, append([]string{"--innconf", s.innconf}, args...)...)
 	cmd.Env = append(os.Environ(), "NXMIT_SYSLOG_SOCKET="+filepath.Join(s.dir, "no-syslog"))
 	cmd.Stdin = strings.NewReader(stdin)

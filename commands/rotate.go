@@ -48,6 +48,9 @@ next run retries). With several sites, every site is handled and the worst statu
 
 // Run rotates every site given.
 func (c *RotateCmd) Run(g *Globals) error {
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	layer, err := c.settings()

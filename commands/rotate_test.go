@@ -416,6 +416,7 @@ func rotFakeProgram(t *testing.T, name, body string) string {
 	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	giveToNews(t, filepath.Dir(p)) // nxmit runs it as news
 	return p
 }
 
@@ -507,6 +508,7 @@ func TestRotateFailures(t *testing.T) {
 		if err := os.WriteFile(gone, []byte(lines+"@0201000000010000000000000000"), 0o664); err != nil {
 			t.Fatal(err)
 		}
+		giveToNews(t, gone) // as innd would have written it
 		for _, flush := range []string{"ctlinnd", "icc"} {
 			r := l.nxmit(t, nil, "rotate", "gone", "--force", "--flush", flush)
 			if r.code != 0 {
@@ -529,6 +531,7 @@ func TestRotateFailures(t *testing.T) {
 				os.Remove(p)
 			}
 			os.WriteFile(gone, []byte(lines+"@0201000000010000000000000000"), 0o664)
+			giveToNews(t, gone)
 		}
 	})
 
@@ -555,6 +558,7 @@ func TestRotateFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer lk.Unlock()
+		giveToNews(t, q.LockPath(batch.QueueLock)) // a lock news took
 		r := l.nxmit(t, nil, "rotate", "other", "peer", "--force")
 		if r.code != 75 || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("exit %d, stderr %q; want 75 and one line", r.code, r.stderr)

@@ -67,6 +67,9 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	conf, err := g.SiteConfig()
 	if err != nil {
 		return err

@@ -36,6 +36,9 @@ func (c *SendCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	// The other configured sites keep their files out of this site's backlogs (a site
 	// named "a.B.x" writes a feed file that would look like a backlog of "a").
 	q, _, err := siteQueue(g, c.Site)

@@ -46,6 +46,9 @@ func (c *StatusCmd) Run(g *Globals) error {
 	if c.JSON && c.Prometheus {
 		return usagef("--json and --prometheus: choose one")
 	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	rep, err := buildStatus(g, c.Sites)
 	if err != nil {
 		return err

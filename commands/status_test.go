@@ -103,6 +103,7 @@ func runStatus(t *testing.T, bin string, args ...string) string {
 func TestStatus(t *testing.T) {
 	dir, conf, fixture := statusFixture(t)
 	bin := nxmitBinary(t)
+	giveToNews(t, dir) // status, started as root, reads the queue as news
 
 	var rep statusReport
 	out := runStatus(t, bin, "--config", conf, "--outgoing", dir, "status", "--json")

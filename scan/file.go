@@ -93,7 +93,6 @@ func File(partial string, opt Options) (FileResult, error) {
 		return res, fmt.Errorf("scan: %w", err)
 	}
 	defer f.Close()
-	batch.AdoptDirOwner(f) // run as root, the backlog must still be news's to blank
 	if err := f.Truncate(cp.Output); err != nil {
 		return res, fmt.Errorf("scan: cut %s back to its checkpoint: %w", partial, err)
 	}

@@ -19,6 +19,12 @@ const DefaultPathTmp = "/var/spool/news/incoming/tmp"
 // maxConfSize bounds how much of a configuration file is read.
 const maxConfSize = 16 << 20
 
+// INN's defaults for runasuser and runasgroup (Debian's inn2 is built with these).
+const (
+	DefaultRunAsUser  = "news"
+	DefaultRunAsGroup = "news"
+)
+
 // InnConf holds the inn.conf settings nxmit uses. Paths are as INN computes
 // them: explicit values verbatim, unset ones defaulted from pathnews and
 // pathspool.
@@ -39,6 +45,11 @@ type InnConf struct {
 
 	PathHost string
 	Domain   string
+
+	// RunAsUser and RunAsGroup are "runasuser" and "runasgroup" (default news): the user
+	// and group INN's programs run as, and nxmit switches to when started as root.
+	RunAsUser  string
+	RunAsGroup string
 
 	// WireFormat is "wireformat" (default true): tradspool stores wire format.
 	WireFormat bool
@@ -153,6 +164,12 @@ func (c *InnConf) setup(name string) error {
 	c.PathIncoming = path("pathincoming", &c.PathSpool, "incoming")
 	c.PathHost = c.Values["pathhost"]
 	c.Domain = c.Values["domain"]
+	if c.RunAsUser, ok = str("runasuser"); !ok {
+		c.RunAsUser = DefaultRunAsUser
+	}
+	if c.RunAsGroup, ok = str("runasgroup"); !ok {
+		c.RunAsGroup = DefaultRunAsGroup
+	}
 
 	var err error
 	if c.WireFormat, err = c.boolean(name, "wireformat", true); err != nil {
