@@ -560,4 +560,3 @@ func TestIDSetMemoryBound(t *testing.T) {
 		t.Errorf("Len %d, want %d", s.Len(), n)
 	}
 }
-
