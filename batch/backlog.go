@@ -106,14 +106,29 @@ type fileIdent struct {
 	mtime int64 // ns
 }
 
+// Open opens the listed backlog f as OpenBacklog does, refusing a name that no longer
+// leads to the file the listing saw (ErrNotQueueFile): a queue file swapped for a link or
+// another file between listing and opening is left alone.
+func (f File) Open() (*Backlog, error) {
+	b, err := OpenBacklog(f.Path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkListed(b.f, f.Info); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open backlog: %w", err)
+	}
+	return b, nil
+}
+
 // OpenBacklog opens a backlog for reading and completion. A plain file must
 // be writable; a compressed one only readable, with its checkpoint (if any)
 // loaded.
 func OpenBacklog(path string) (*Backlog, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := OpenFile(path, os.O_RDWR, 0)
 	if err != nil && (errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 		// Compressed files are never written: read-only access is enough.
-		if rf, rerr := os.Open(path); rerr == nil {
+		if rf, rerr := openRead(path); rerr == nil {
 			if c := sniffFile(rf); c != "" {
 				f, err = rf, nil
 			} else {
@@ -450,7 +465,7 @@ func identOf(info os.FileInfo) fileIdent {
 // cannot be read.
 func loadResume(path string, info os.FileInfo) (r resumePoint, warning, err error) {
 	p := ProgressPath(path)
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return resumePoint{}, nil, nil
 	}
@@ -531,7 +546,7 @@ func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, 
 // writeAtomic replaces path with data: path.tmp, fsync, rename, fsync dir.
 func writeAtomic(path string, data []byte) error {
 	tmp := path + TempSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (q Queue) OpenDeferLog() (*DeferLog, error) {
 // empty file is removed, and "" returned, as it is when there is none.
 func (q Queue) CloseStaleDefer() (string, error) {
 	path := q.DeferPath()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
@@ -125,7 +125,7 @@ func (d *DeferLog) Append(l Line) error {
 		return d.err
 	}
 	if d.f == nil {
-		f, err := os.OpenFile(d.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := OpenFile(d.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("append to %s: %w", d.path, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -97,7 +98,7 @@ const maxHolderSize = 4096
 // ReadHolder reads the holder recorded in a lock file. An empty file (a
 // lock never taken, or released) gives the zero Holder and no error.
 func ReadHolder(path string) (Holder, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return Holder{}, fmt.Errorf("read lock holder: %w", err)
 	}
@@ -168,8 +169,11 @@ func (q Queue) Lock(k LockKind, command string) (*Lock, error) {
 	path := q.LockPath(k)
 	// A few rounds in case the file is replaced between open and flock.
 	for range 3 {
-		fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o644))
+		fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW), flock.SetPermissions(0o644))
 		ok, err := fl.TryLock()
+		if errors.Is(err, syscall.ELOOP) {
+			err = ErrNotQueueFile // a link in the queue is not followed, nor removed
+		}
 		if err != nil {
 			return nil, fmt.Errorf("site %s: take %s %s: %w", q.Site, k, path, err)
 		}
@@ -216,7 +220,7 @@ func samePath(fl *flock.Flock, path string) (bool, error) {
 // writeHolder replaces the content of the (locked) file. A second
 // descriptor is fine with flock(2): closing it does not drop the lock.
 func writeHolder(path string, content []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("write lock holder: %w", err)
 	}

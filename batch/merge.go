@@ -138,7 +138,9 @@ func (q Queue) Merge(opt MergeOptions) (MergeStats, error) {
 		if f := opt.Opened[name]; f != nil {
 			r, err = newFileInputReader(f, name, true)
 		} else {
-			r, err = openInput(name, true)
+			// A name the administrator gave may be a link: only queue files are not
+			// followed.
+			r, err = openNamedInput(name, true)
 		}
 		if err != nil {
 			return st, fmt.Errorf("merge: %w", err)

@@ -42,6 +42,16 @@ type inputCounts struct {
 // openInput opens path for reading. innfeedTape enables the innfeed checkpoint test on
 // the first line.
 func openInput(path string, innfeedTape bool) (*inputReader, error) {
+	f, err := openRead(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return newFileInputReader(f, path, innfeedTape)
+}
+
+// openNamedInput is openInput for a file named by the administrator, which may be a
+// symbolic link.
+func openNamedInput(path string, innfeedTape bool) (*inputReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -77,7 +87,7 @@ func newInputReader(rd io.Reader, name string, innfeedTape bool) *inputReader {
 // loadCheckpoint reads a compressed backlog's progress file, if any, as Backlog does.
 func (r *inputReader) loadCheckpoint() {
 	p := ProgressPath(r.name)
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return
 	}

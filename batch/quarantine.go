@@ -40,12 +40,11 @@ func (b *Quarantine) Add(err error, raw []byte) error {
 		return b.err
 	}
 	if b.f == nil {
-		f, oerr := os.OpenFile(b.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, oerr := OpenFile(b.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if oerr != nil {
 			b.err = fmt.Errorf("quarantine: %w", oerr)
 			return b.err
 		}
-		adoptDirOwner(f)
 		b.f = f
 	}
 	where, reason := "", err.Error()

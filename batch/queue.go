@@ -105,6 +105,8 @@ type File struct {
 	// Foreign is set for a name not made by nxmit (S.B.<anything but hex>),
 	// such as a file an administrator dropped in.
 	Foreign bool
+	// Info is what the listing saw (lstat): opening checks it still names that file.
+	Info os.FileInfo
 }
 
 // Backlogs lists the site's backlogs S.B.*: nxmit's own S.B.<hex>[.zst]
@@ -150,7 +152,7 @@ func (q Queue) list(k Kind) ([]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list %s queue of site %s: %w", k, q.Site, err)
 		}
-		f := File{Path: path, Kind: k, Size: info.Size(), Created: created, Foreign: !isOwn}
+		f := File{Path: path, Kind: k, Size: info.Size(), Created: created, Foreign: !isOwn, Info: info}
 		f.Compressed = strings.HasSuffix(name, ZstdSuffix) || sniffCompressed(path)
 		if isOwn {
 			own = append(own, f)
@@ -233,7 +235,7 @@ func (q Queue) foreignCandidate(name, rest string, names map[string]bool) bool {
 
 // sniffCompressed reports whether the file starts with a compression magic.
 func sniffCompressed(path string) bool {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return false
 	}

@@ -110,6 +110,15 @@ func (q Queue) Requeue(opt RequeueOptions) (RequeueStats, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
+		if err == nil {
+			if err = checkListed(r.f, f.Info); err != nil {
+				r.close()
+			}
+		}
+		if errors.Is(err, ErrNotQueueFile) {
+			warn(opt.Warn, err) // a link put in the queue: reported, left alone
+			continue
+		}
 		if err != nil {
 			return st, fmt.Errorf("requeue site %s: %w", q.Site, err)
 		}

@@ -310,7 +310,7 @@ func (r *rotation) state() (RotateState, error) {
 }
 
 func readHead(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +455,7 @@ const partialShown = 200
 // install makes the complete D a backlog: drop a partial last line,
 // compress if asked, rename.
 func (r *rotation) install() error {
-	f, err := os.OpenFile(r.d, os.O_RDWR, 0)
+	f, err := OpenFile(r.d, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}

@@ -106,7 +106,9 @@ func Open(opt Options) (*Logger, error) {
 	}
 	l := &Logger{opt: opt, pid: os.Getpid()}
 	if opt.File != "" {
-		f, err := os.OpenFile(opt.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o664)
+		// Never through a link: the log directory may be news', and a root run opens
+		// the file before it switches to news.
+		f, err := os.OpenFile(opt.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o664)
 		if err != nil {
 			return nil, fmt.Errorf("log file: %w", err)
 		}

@@ -152,6 +152,28 @@ func TestFile(t *testing.T) {
 	}
 }
 
+// TestFileNeverFollowsLink: the log file may sit in a directory news writes, and a root
+// run opens it before switching to news; a link there must not make root append to the
+// file it points at (/etc/passwd, say).
+func TestFileNeverFollowsLink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	link := filepath.Join(dir, "nxmit.log")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(Options{File: link, Hostname: "news", Now: fixedNow})
+	if err == nil {
+		l.Notice("peer stats offered 1")
+		l.Close()
+		t.Error("a log file that is a symbolic link was opened")
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "root:x:0:0::/root:/bin/sh\n" {
+		t.Errorf("the link's target was written: %q", data)
+	}
+}
+
 // TestDefaultSocket logs through /dev/log itself, the way nxmit does in production. The
 // test machines have no syslog daemon, so the test binds /dev/log for its duration; where
 // a daemon owns it, the test leaves it alone.

@@ -378,6 +378,9 @@ func (f *feeder) shape(p *pending) bool {
 	return true
 }
 
+// testHookBeforeOpen, when a test sets it, runs between listing a backlog and opening it.
+var testHookBeforeOpen func(path string)
+
 func (f *feeder) openNext() bool {
 	for len(f.files) > 0 {
 		file := f.files[0]
@@ -389,7 +392,10 @@ func (f *feeder) openNext() bool {
 			f.skipped = append(f.skipped, file)
 			continue
 		}
-		b, err := batch.OpenBacklog(file.Path)
+		if testHookBeforeOpen != nil {
+			testHookBeforeOpen(file.Path)
+		}
+		b, err := file.Open()
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // removed by an administrator or a concurrent merge; nothing to do
