@@ -29,12 +29,16 @@ func TestQueueFilesNeverFollowed(t *testing.T) {
 			}},
 		{"queue lock holder", func(q Queue) string { return q.LockPath(QueueLock) },
 			func(q Queue) error { _, err := ReadHolder(q.LockPath(QueueLock)); return err }},
-		{"backlog", func(q Queue) string { return filepath.Join(q.Dir, q.Name(KindBacklog, time.Unix(1700000000, 0), false)) },
+		{"backlog", func(q Queue) string {
+			return filepath.Join(q.Dir, q.Name(KindBacklog, time.Unix(1700000000, 0), false))
+		},
 			func(q Queue) error {
 				_, err := OpenBacklog(filepath.Join(q.Dir, q.Name(KindBacklog, time.Unix(1700000000, 0), false)))
 				return err
 			}},
-		{"deferral file to requeue", func(q Queue) string { return filepath.Join(q.Dir, q.Name(KindDeferred, time.Unix(1700000000, 0), false)) },
+		{"deferral file to requeue", func(q Queue) string {
+			return filepath.Join(q.Dir, q.Name(KindDeferred, time.Unix(1700000000, 0), false))
+		},
 			func(q Queue) error {
 				st, err := q.Requeue(RequeueOptions{})
 				if err == nil && st.MergeStats.Total.Lines != 0 {
