@@ -62,6 +62,11 @@ func (c *MergeCmd) Run(g *Globals) error {
 	if err := g.dropRoot(); err != nil {
 		return err
 	}
+	if opened != nil && c.Remove {
+		if err := checkRemovable(c.Files); err != nil {
+			return err
+		}
+	}
 	q, s, err := siteQueue(g, c.Site)
 	if err != nil {
 		return err

@@ -1,8 +1,11 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"nxmit/runas"
 	"nxmit/spoolfmt"
@@ -64,4 +67,44 @@ func (g *Globals) openNamed(names []string) (map[string]*os.File, error) {
 		opened[name] = f
 	}
 	return opened, nil
+}
+
+// checkRemovable makes sure, after dropRoot, that INN's user may remove each named file
+// (write and search its directory): merge --remove removes its inputs only after the new
+// backlog is installed, and finding out then would leave the lines queued twice. A file
+// root named in a directory of root's is refused before anything is done.
+func checkRemovable(names []string) error {
+	for _, name := range names {
+		if name == "-" {
+			continue
+		}
+		dir := filepath.Dir(name)
+		err := syscall.Access(dir, 0o2|0o1) // W_OK|X_OK, as the real uid: news now
+		if err == nil && stickyOther(dir, name) {
+			err = errors.New("a sticky directory, and the file is not ours")
+		}
+		if err != nil {
+			return usagef("merge --remove: %s: INN's user cannot remove files in %s (%v): give it the file, or merge without --remove and remove it yourself", name, dir, err)
+		}
+	}
+	return nil
+}
+
+// stickyOther reports whether dir is sticky (like /tmp) and neither dir nor the file
+// name belongs to this process's user: unlink would then be refused.
+func stickyOther(dir, name string) bool {
+	di, err := os.Stat(dir)
+	if err != nil || di.Mode()&os.ModeSticky == 0 {
+		return false
+	}
+	uid := uint32(os.Getuid())
+	if st, ok := di.Sys().(*syscall.Stat_t); ok && st.Uid == uid {
+		return false
+	}
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || st.Uid != uid
 }

@@ -128,7 +128,7 @@ func TestConcurrentQueue(t *testing.T) {
 		case 0:
 			// An old feed file: articles innd stored but did not feed to the site.
 			mids := l.injectTo(20+r.IntN(50), nextSeed(), true)
-			file := filepath.Join(t.TempDir(), "old-feed")
+			file := filepath.Join(newsDir(t), "old-feed") // news may remove it
 			if err := os.WriteFile(file, l.feedLines(mids), 0o644); err != nil {
 				t.Error(err)
 				return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,8 +40,17 @@ func newFileSite(t testing.TB, n, size int, outgoing string) *fileSite {
 			t.Fatal(err)
 		}
 	}
-	conf := fmt.Sprintf("pathnews: %s\npathetc: %s/etc\npatharticles: %s\npathoutgoing: %s\npathrun: %s\n",
-		dir, dir, s.Articles, outgoing, dir)
+	// The sandbox is root's, as the test runs: runasuser names its owner, so that a run
+	// started as root stays root here (elsewhere it switches to news, see commands'
+	// TestRootRunSwitchesToNews). These tests are about losing nothing, not privileges.
+	owner := "root"
+	if os.Geteuid() != 0 {
+		if u, err := user.Current(); err == nil {
+			owner = u.Username
+		}
+	}
+	conf := fmt.Sprintf("pathnews: %s\npathetc: %s/etc\npatharticles: %s\npathoutgoing: %s\npathrun: %s\nrunasuser: %s\n",
+		dir, dir, s.Articles, outgoing, dir, owner)
 	if err := os.WriteFile(s.InnConf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

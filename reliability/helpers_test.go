@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -546,4 +547,25 @@ func freeBytes(t testing.TB, dir string) int64 {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// newsDir returns a new directory of the test that news owns and can reach, for files a
+// run started as root (which switches to news) must remove, as merge --remove does.
+func newsDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		return dir
+	}
+	u, err := user.Lookup("news")
+	if err != nil {
+		t.Fatalf("user news: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(dir), 0o711) // t.TempDir's parent is root's alone
+	return dir
 }
