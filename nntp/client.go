@@ -302,21 +302,23 @@ func (c *Client) readReply(op string) (Reply, error) {
 // readLine returns the next line without its line ending; the slice is only valid until
 // the next read. Its errors name no operation yet: see withOp.
 func (c *Client) readLine() ([]byte, error) {
+	c.dc.startLine()
 	line, err := c.br.ReadSlice('\n')
+	c.dc.endLine()
 	switch {
 	case err == bufio.ErrBufferFull:
-		return nil, &ProtocolError{Line: string(line), Msg: "reply line too long"}
+		return nil, tooLong(line)
 	case err == io.EOF && len(line) == 0:
 		return nil, &ConnError{Err: errors.New("connection closed by peer")}
 	case err != nil:
-		return nil, &ConnError{Err: err}
+		return nil, &ConnError{Err: lineTimeout(err, len(line))}
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
 	if len(line) > MaxReplyLine {
-		return nil, &ProtocolError{Line: string(line), Msg: "reply line too long"}
+		return nil, tooLong(line)
 	}
 	return line, nil
 }
@@ -397,6 +399,7 @@ type deadlineConn struct {
 	net.Conn
 	readTimeout, writeTimeout time.Duration
 	limit                     atomic.Int64 // UnixNano cap on every deadline; 0: none
+	line                      atomic.Int64 // UnixNano deadline of the reply line being read; 0: none
 }
 
 // setDeadline sets the read or write deadline to now+timeout, capped by interrupt. The
@@ -415,7 +418,7 @@ func (d *deadlineConn) setDeadline(write bool, timeout time.Duration) {
 }
 
 func (d *deadlineConn) Read(p []byte) (int, error) {
-	d.setDeadline(false, d.readTimeout)
+	d.setDeadline(false, d.readTimeoutNow())
 	return d.Conn.Read(p)
 }
 
