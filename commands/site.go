@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -216,20 +217,46 @@ func (g *Globals) SiteConfig() (*config.Config, error) {
 	return c, nil
 }
 
+// passwdPath is the passwd.nntp to read: --passwd, else the file's "passwd" parameter,
+// else PATHETC/passwd.nntp; "" without inn.conf.
+func (g *Globals) passwdPath(conf *config.Config) string {
+	if g.Passwd != "" {
+		return g.Passwd
+	}
+	if conf.Passwd != "" {
+		return conf.Passwd
+	}
+	ic, err := g.InnConf()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(ic.PathEtc, config.PasswdFileName)
+}
+
+// warnExposedSecrets warns on stderr when passwd.nntp, or nxmit.conf holding a password,
+// may be read by every user.
+func (g *Globals) warnExposedSecrets(conf *config.Config) {
+	var files []string
+	if p := g.passwdPath(conf); p != "" {
+		files = append(files, p)
+	}
+	if conf.Path != "" && conf.HoldsPassword() {
+		files = append(files, conf.Path)
+	}
+	for _, f := range files {
+		if err := config.CheckSecretFile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "nxmit: warning: %v\n", err)
+		}
+	}
+}
+
 // passwdEntry looks host up in passwd.nntp (--passwd, else the file's "passwd"
 // parameter, else PATHETC/passwd.nntp). Without inn.conf there is no default
 // passwd.nntp to read.
 func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credential, bool, error) {
-	path := g.Passwd
+	path := g.passwdPath(conf)
 	if path == "" {
-		path = conf.Passwd
-	}
-	if path == "" {
-		ic, err := g.InnConf()
-		if err != nil {
-			return config.Credential{}, false, nil
-		}
-		path = filepath.Join(ic.PathEtc, config.PasswdFileName)
+		return config.Credential{}, false, nil
 	}
 	pw, err := config.LoadPasswd(path)
 	if err != nil {

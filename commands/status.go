@@ -53,6 +53,9 @@ func (c *StatusCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if conf, err := g.SiteConfig(); err == nil {
+		g.warnExposedSecrets(conf) // status only: run, which cron mails, stays quiet
+	}
 	switch {
 	case c.JSON:
 		enc := json.NewEncoder(os.Stdout)

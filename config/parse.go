@@ -296,6 +296,10 @@ func (p *parser) param(t token, key, value string, set func(key, value string, l
 	case tRBrace:
 		l.unread(end)
 	default:
+		if secretKeys[key] {
+			// The rest may be the password's second half: not repeated.
+			return l.errf(t.line, "%s: unexpected text after the value (quote values containing spaces)", key)
+		}
 		return l.errf(t.line, "%s: unexpected %s after the value (quote values containing spaces)", key, end)
 	}
 	if err := set(key, value, t.line); err != nil {

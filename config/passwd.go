@@ -63,7 +63,8 @@ func ParsePasswd(r io.Reader, name string) (*Passwd, error) {
 		c := Credential{Host: host, User: user, Password: pass, Style: "authinfo", Line: n}
 		if pw, style, ok := strings.Cut(pass, ":"); ok {
 			if style != "authinfo" {
-				return nil, &SyntaxError{File: name, Line: n, Msg: fmt.Sprintf("unknown authentication style %q (only authinfo)", style)}
+				// Not quoted: with a ':' in the password, "style" is its second half.
+				return nil, &SyntaxError{File: name, Line: n, Msg: "unknown authentication style after the third ':' (only authinfo; a password cannot hold ':')"}
 			}
 			c.Password = pw
 		}
