@@ -3,6 +3,7 @@ package batch
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 )
@@ -54,4 +55,15 @@ func checkListed(f *os.File, listed os.FileInfo) error {
 		return &os.PathError{Op: "open", Path: f.Name(), Err: fmt.Errorf("%w: replaced since it was listed", ErrNotQueueFile)}
 	}
 	return nil
+}
+
+// ReadFile reads a whole file that news may have written (a queue file, the totals, an
+// article log), never through a link, as os.ReadFile otherwise does.
+func ReadFile(path string) ([]byte, error) {
+	f, err := openRead(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

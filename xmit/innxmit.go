@@ -31,12 +31,12 @@ type InnxmitBatch struct {
 // A batch that no longer exists while its BATCH.nxmit-defer does was removed by a run
 // that crashed before writing the deferred lines back: they become the batch again.
 func OpenInnxmitBatch(path string) (*InnxmitBatch, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := batch.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		if rerr := recoverStrandedDefer(path); rerr != nil {
 			return nil, rerr
 		}
-		f, err = os.OpenFile(path, os.O_RDWR, 0)
+		f, err = batch.OpenFile(path, os.O_RDWR, 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %v", path, err)
@@ -124,7 +124,7 @@ func (b *InnxmitBatch) rewriteFiltered(keep func(batch.Line) bool) (RewriteResul
 	}()
 	w := bufio.NewWriterSize(tmp, 64<<10)
 	var blanks int64
-	in, err := os.Open(b.path)
+	in, err := batch.OpenFile(b.path, os.O_RDONLY, 0)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		// Every line was done and the batch removed; only deferrals may remain.
@@ -223,7 +223,7 @@ const DeferSuffix = ".nxmit-defer"
 // leaves both names on one file, which openDeferFile recognizes.
 func recoverStrandedDefer(batchPath string) error {
 	dpath := batchPath + DeferSuffix
-	f, err := os.OpenFile(dpath, os.O_RDWR, 0)
+	f, err := batch.OpenFile(dpath, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -271,11 +271,11 @@ func openDeferFile(batchPath string) (*deferFile, error) {
 		}
 	}
 	// A leftover from a crashed run: its lines go back into the batch.
-	if data, err := os.ReadFile(d.path); err == nil && len(data) > 0 {
+	if data, err := batch.ReadFile(d.path); err == nil && len(data) > 0 {
 		if i := strings.LastIndexByte(string(data), '\n'); i < len(data)-1 {
 			data = data[:i+1] // a partial last line was never acted on
 		}
-		bf, err := os.OpenFile(batchPath, os.O_WRONLY|os.O_APPEND, 0)
+		bf, err := batch.OpenFile(batchPath, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return nil, fmt.Errorf("recover %s: %w", d.path, err)
 		}
@@ -286,7 +286,7 @@ func openDeferFile(batchPath string) (*deferFile, error) {
 			return nil, fmt.Errorf("recover %s: %w", d.path, err)
 		}
 	}
-	f, err := os.OpenFile(d.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o664)
+	f, err := batch.OpenFile(d.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o664)
 	if err != nil {
 		return nil, fmt.Errorf("deferral file: %w", err)
 	}
