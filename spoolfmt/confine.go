@@ -16,8 +16,9 @@ var ErrOutsideSpool = errors.New("article path outside patharticles")
 // ArticlePath returns the file a batch line's path names: a relative path is taken against
 // patharticles, and the result, symbolic links resolved, must lie inside patharticles
 // (itself resolved when the Store was opened). Anything else gives an error wrapping
-// ErrOutsideSpool. A path that does not exist is returned cleaned when it lies inside
-// patharticles as written, so that reading it reports the article missing.
+// ErrOutsideSpool. A path that does not exist gives a MissingError when it lies inside
+// patharticles as written (nothing is opened: a file appearing later behind a link is not
+// read), else ErrOutsideSpool.
 func (s *Store) ArticlePath(path string) (string, error) {
 	p := path
 	if !filepath.IsAbs(p) {
@@ -34,7 +35,7 @@ func (s *Store) ArticlePath(path string) (string, error) {
 	case !within(p, s.articles) && !within(p, s.articlesReal):
 		return "", fmt.Errorf("%w: %s", ErrOutsideSpool, path)
 	case errors.Is(err, os.ErrNotExist):
-		return p, nil
+		return "", missing(path, "no file "+p)
 	}
 	return "", &ReadError{Article: path, Path: p, Op: "resolve", Err: unwrapPathError(err)}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,4 +53,40 @@ func TestArticlePathConfined(t *testing.T) {
 	if _, err := s.RetrieveFile("lab/test/none", nil); !errors.Is(err, ErrMissing) {
 		t.Errorf("missing file inside: %v, want ErrMissing", err)
 	}
+}
+
+// FuzzArticlePath: whatever a batch line's path says, ArticlePath either refuses it or
+// returns a file inside patharticles (symbolic links resolved, or a missing name inside).
+func FuzzArticlePath(f *testing.F) {
+	for _, seed := range []string{"lab/test/1", "../secret", "/", "", ".", "..", "lab/../../x",
+		"lab/test/link-out", "lab/test/link-out/../1", "//lab//test/1", "lab/test/1/..", "\x00"} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	arts := filepath.Join(dir, "spool/articles")
+	os.MkdirAll(filepath.Join(arts, "lab/test"), 0o755)
+	os.WriteFile(filepath.Join(arts, "lab/test/1"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("x"), 0o600)
+	os.Symlink(filepath.Join(dir, "secret"), filepath.Join(arts, "lab/test/link-out"))
+	os.Symlink(dir, filepath.Join(arts, "lab/up"))
+	c, err := ParseInnConf(strings.NewReader("pathnews: /usr/lib/news\npathetc: "+dir+"/etc\npathspool: "+dir+"/spool\n"), "inn.conf")
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := OpenStore(c)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		p, err := s.ArticlePath(path)
+		if err != nil {
+			return
+		}
+		if !within(p, s.articlesReal) && !within(p, s.articles) {
+			t.Fatalf("ArticlePath(%q) = %s, outside %s", path, p, s.articlesReal)
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil && !within(real, s.articlesReal) {
+			t.Fatalf("ArticlePath(%q) = %s, which resolves to %s outside %s", path, p, real, s.articlesReal)
+		}
+	})
 }
