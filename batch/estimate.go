@@ -25,7 +25,7 @@ const (
 
 // EstimateFile counts or estimates the lines of a queue file.
 func EstimateFile(f File) Estimate {
-	fh, err := os.Open(f.Path)
+	fh, err := openRead(f.Path) // status reads what news wrote: no links
 	if err != nil {
 		return Estimate{}
 	}
@@ -126,7 +126,7 @@ func estimateCompressed(fh *os.File, f File) Estimate {
 // progressDone reads how many lines a compressed backlog's progress file records as
 // done: the lines below "next", less the holes; 0 when it cannot be read.
 func progressDone(path string) int64 {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return 0
 	}
