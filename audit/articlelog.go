@@ -216,7 +216,8 @@ func (l *Log) open(t time.Time) error {
 		l.f.Close()
 		l.f = nil
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	// Never through a link: the log's directory is news' (see docs/SECURITY.md).
+	f, err := batch.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("article log: %w", err)
 	}
@@ -298,7 +299,7 @@ func LogFiles(pattern string) []string {
 func Find(files []string, key, site string) ([]Found, error) {
 	var out []Found
 	for _, name := range files {
-		f, err := os.Open(name)
+		f, err := batch.OpenFile(name, os.O_RDONLY, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // rotated away meanwhile
 		}

@@ -56,7 +56,7 @@ type Totals struct {
 // LoadTotals reads a site's totals; a missing file is all zero.
 func LoadTotals(path string) (Totals, error) {
 	var t Totals
-	data, err := os.ReadFile(path)
+	data, err := batch.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return t, nil
 	}

@@ -189,7 +189,7 @@ func traceSite(s TraceSite, keys []string) (SiteTrace, error) {
 	}
 	// The quarantine holds lines that did not parse, with where they came from: any
 	// line mentioning the key is worth showing.
-	if fh, err := os.Open(q.BadPath()); err == nil {
+	if fh, err := batch.OpenFile(q.BadPath(), os.O_RDONLY, 0); err == nil {
 		for _, k := range keys {
 			fh.Seek(0, 0)
 			batch.Grep(fh, []byte(k), func(n int64, _ []byte) bool {

@@ -39,6 +39,9 @@ func (c *TraceCmd) Run(g *Globals) error {
 	if !spoolfmt.IsToken(key) && !(strings.HasPrefix(key, "<") && strings.HasSuffix(key, ">") && len(key) > 2) {
 		return usagef("%q is neither a <message-id> nor a storage token @...@", key)
 	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	dir, err := g.OutgoingDir()
 	if err != nil {
 		return err
