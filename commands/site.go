@@ -238,7 +238,9 @@ func (g *Globals) passwdPath(conf *config.Config) string {
 func (g *Globals) warnExposedSecrets(conf *config.Config) {
 	var files []string
 	if p := g.passwdPath(conf); p != "" {
-		files = append(files, p)
+		if pw, err := config.LoadPasswd(p); err == nil && pw.HoldsPassword() {
+			files = append(files, p)
+		}
 	}
 	if conf.Path != "" && conf.HoldsPassword() {
 		files = append(files, conf.Path)

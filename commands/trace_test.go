@@ -63,12 +63,14 @@ func TestAuditTrailINN(t *testing.T) {
 		return 0
 	}})
 	fq := batch.Queue{Dir: l.sender.Outgoing, Site: "fake"}
-	if _, err := fq.Create(batch.KindBacklog, false, func(w io.Writer) error {
+	fakeBacklog, err := fq.Create(batch.KindBacklog, false, func(w io.Writer) error {
 		_, err := io.WriteString(w, strings.Join(lines, "\n")+"\n")
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
+	giveToNews(t, fakeBacklog) // as if news wrote it: nxmit run as root works as news
 	_, fakePort, _ := strings.Cut(fake.Addr, ":")
 	logPattern := filepath.Join(l.sender.PathLog, "articles.%Y%m%d")
 	metrics := filepath.Join(l.sender.PathLog, "nxmit.prom")

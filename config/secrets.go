@@ -23,6 +23,16 @@ func (c *Config) HoldsPassword() bool {
 	return false
 }
 
+// HoldsPassword reports whether some entry of passwd.nntp has a password.
+func (p *Passwd) HoldsPassword() bool {
+	for _, e := range p.Entries {
+		if e.Password != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckSecretFile returns a warning when the file at path, which holds passwords, may be
 // read by every user of the machine (INN's passwd.nntp is root:news 0640: its group must
 // read it, others not). A file that does not exist gives nil.
