@@ -84,6 +84,9 @@ func (c *ScanCmd) Run(g *Globals) error {
 	if !c.Since.t.IsZero() && !c.Until.t.IsZero() && !c.Until.t.After(c.Since.t) {
 		return usagef("--until (%s) is not after --since (%s)", c.Until.t.Format(time.RFC3339), c.Since.t.Format(time.RFC3339))
 	}
+	if err := g.dropRoot(); err != nil {
+		return err
+	}
 	conf, err := g.InnConf()
 	if err != nil {
 		return fmt.Errorf("scan needs inn.conf: %w", err)

@@ -88,7 +88,7 @@ func File(partial string, opt Options) (FileResult, error) {
 			return res, nil
 		}
 	}
-	f, err := os.OpenFile(partial, flags, 0o644)
+	f, err := batch.OpenFile(partial, flags, 0o644) // a queue file: never through a link
 	if err != nil {
 		return res, fmt.Errorf("scan: %w", err)
 	}
@@ -169,7 +169,7 @@ func File(partial string, opt Options) (FileResult, error) {
 // loadCheckpoint returns the checkpoint at path if it may be resumed, else nil and,
 // when there was one, why it is not.
 func loadCheckpoint(path, key string, id fileIdent, size int64, partial string) (*checkpoint, string) {
-	data, err := os.ReadFile(path)
+	data, err := batch.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ""
 	}
