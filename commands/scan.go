@@ -84,8 +84,26 @@ func (c *ScanCmd) Run(g *Globals) error {
 	if !c.Since.t.IsZero() && !c.Until.t.IsZero() && !c.Until.t.After(c.Since.t) {
 		return usagef("--until (%s) is not after --since (%s)", c.Until.t.Format(time.RFC3339), c.Since.t.Format(time.RFC3339))
 	}
+	// A --history root named is opened as root; INN's own is read as news.
+	var opened map[string]*os.File
+	if c.History != "" {
+		var err error
+		if opened, err = g.openNamed([]string{c.History}); err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+	}
 	if err := g.dropRoot(); err != nil {
 		return err
+	}
+	if f := opened[c.History]; f != nil {
+		opt.OpenHistory = func(path string) (*os.File, error) {
+			if path == c.History && f != nil {
+				h := f
+				f = nil // once: a second open is a plain one
+				return h, nil
+			}
+			return os.Open(path)
+		}
 	}
 	conf, err := g.InnConf()
 	if err != nil {

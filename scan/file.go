@@ -65,7 +65,7 @@ type FileResult struct {
 // checkpoint found at the start returns at once.
 func File(partial string, opt Options) (FileResult, error) {
 	var res FileResult
-	h, size, id, err := openHistory(opt.History)
+	h, size, id, err := openHistory(opt)
 	if err != nil {
 		return res, err
 	}

@@ -47,6 +47,9 @@ type Spool interface {
 type Options struct {
 	// History is the path of INN's history file (inn.conf's pathdb/history).
 	History string
+	// OpenHistory, when set, opens History instead of os.Open: a run started as root
+	// opens a history file root named before it switches to INN's user.
+	OpenHistory func(path string) (*os.File, error)
 	// Spool is where articles are read; required.
 	Spool Spool
 	// Since and Until bound the article's time: Since <= t < Until; a zero value is
@@ -160,7 +163,7 @@ type position struct {
 // Scan writes the batch lines of the matching articles to w, in history order, and
 // returns the counts. It is not resumable; see File.
 func Scan(w io.Writer, opt Options) (Stats, error) {
-	h, end, _, err := openHistory(opt.History)
+	h, end, _, err := openHistory(opt)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -186,11 +189,16 @@ func Scan(w io.Writer, opt Options) (Stats, error) {
 }
 
 // openHistory opens the history file and returns it with its size and identity.
-func openHistory(path string) (*os.File, int64, fileIdent, error) {
+func openHistory(opt Options) (*os.File, int64, fileIdent, error) {
+	path := opt.History
 	if path == "" {
 		return nil, 0, fileIdent{}, errors.New("scan: no history file given")
 	}
-	f, err := os.Open(path)
+	open := os.Open
+	if opt.OpenHistory != nil {
+		open = opt.OpenHistory
+	}
+	f, err := open(path)
 	if err != nil {
 		return nil, 0, fileIdent{}, fmt.Errorf("scan: %w", err)
 	}
