@@ -102,7 +102,15 @@ func (c *CheckCmd) check(g *Globals, k *checker) {
 	if len(sites) == 0 {
 		sites = conf.SiteNames()
 	}
+	// The rest as the other commands see it: as INN's user when started as root.
+	if err := g.dropRoot(); err != nil {
+		k.fail("", err)
+		return
+	}
 	c.checkPasswd(g, conf, ic, k)
+	for _, err := range g.exposedSecrets(conf) {
+		k.warn("%v", err)
+	}
 
 	dir, err := g.OutgoingDir()
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 
 // TestPasswordsNeverShown: a password given in nxmit.conf or passwd.nntp appears in no
 // output of nxmit (stderr, stdout, status --json, the statistics log, errors about the
-// files themselves) nor in the argv or environment of the ctlinnd it runs; status warns
+// files themselves, check) nor in the argv or environment of the ctlinnd it runs; status
+// and check warn
 // when those files are readable by every user, and is quiet once they are not.
 func TestPasswordsNeverShown(t *testing.T) {
 	bin := nxmitBinary(t)
@@ -53,6 +54,13 @@ func TestPasswordsNeverShown(t *testing.T) {
 			t.Errorf("status does not warn that %s is readable by every user: %q", f, stderr)
 		}
 	}
+	stdout, _ := run("check")
+	for _, f := range []string{conf, passwd} {
+		if !strings.Contains(stdout, "warning: "+f+" holds passwords and every user can read it") {
+			t.Errorf("check does not warn that %s is readable by every user: %q", f, stdout)
+		}
+	}
+	run("check", "--connect")
 	run("status", "--json")
 	run("-v", "send", "peer") // the peer refuses the password: authentication fails
 	run("-v", "send", "leaf") // passwd.nntp's entry

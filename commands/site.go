@@ -236,6 +236,14 @@ func (g *Globals) passwdPath(conf *config.Config) string {
 // warnExposedSecrets warns on stderr when passwd.nntp, or nxmit.conf holding a password,
 // may be read by every user.
 func (g *Globals) warnExposedSecrets(conf *config.Config) {
+	for _, err := range g.exposedSecrets(conf) {
+		fmt.Fprintf(os.Stderr, "nxmit: warning: %v\n", err)
+	}
+}
+
+// exposedSecrets says which of passwd.nntp, and nxmit.conf when it holds a password, may
+// be read by every user (status and check warn).
+func (g *Globals) exposedSecrets(conf *config.Config) []error {
 	var files []string
 	if p := g.passwdPath(conf); p != "" {
 		if pw, err := config.LoadPasswd(p); err == nil && pw.HoldsPassword() {
@@ -245,11 +253,13 @@ func (g *Globals) warnExposedSecrets(conf *config.Config) {
 	if conf.Path != "" && conf.HoldsPassword() {
 		files = append(files, conf.Path)
 	}
+	var errs []error
 	for _, f := range files {
 		if err := config.CheckSecretFile(f); err != nil {
-			fmt.Fprintf(os.Stderr, "nxmit: warning: %v\n", err)
+			errs = append(errs, err)
 		}
 	}
+	return errs
 }
 
 // passwdEntry looks host up in passwd.nntp (--passwd, else the file's "passwd"
