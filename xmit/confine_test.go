@@ -55,6 +55,18 @@ func TestSendPathOutsideSpool(t *testing.T) {
 	if named != len(attacks) {
 		t.Errorf("%d warnings name the lines outside patharticles, want %d: %q", named, len(attacks), s.warns.all())
 	}
-	// Nothing lost: the lines stay queued, for the administrator to see.
-	s.checkBalance(st, 5+len(attacks))
+	// Nothing lost: the lines are quarantined in S.bad with their FILE:LINE.
+	s.checkBalance(st, 5)
+	bad, err := os.ReadFile(s.q.BadPath())
+	if err != nil {
+		t.Fatalf("quarantine: %v", err)
+	}
+	for _, a := range attacks {
+		if !strings.Contains(string(bad), a) {
+			t.Errorf("S.bad lacks %q:\n%s", a, bad)
+		}
+	}
+	if n := strings.Count(string(bad), "outside patharticles"); n != len(attacks) {
+		t.Errorf("S.bad has %d lines outside patharticles, want %d:\n%s", n, len(attacks), bad)
+	}
 }

@@ -237,10 +237,18 @@ func (f *feeder) nextLine() (*pending, bool) {
 		}
 		if !p.rec.Line.IsToken {
 			// A path leading out of patharticles is not an article: reading it (as root,
-			// perhaps) would send any file on the machine to the peer. Reported as a
-			// malformed line, it stays where it is for the administrator.
+			// perhaps) would send any file on the machine to the peer. It is a malformed
+			// line: reported, counted and quarantined in S.bad, for the administrator.
 			if _, err := f.store.ArticlePath(p.rec.Line.Article); errors.Is(err, spoolfmt.ErrOutsideSpool) {
-				f.malformed("%s:%d: %v; not sent", p.bl.file.Path, p.rec.LineNo, err)
+				le := &batch.LineError{File: p.bl.file.Path, Line: p.rec.LineNo, Reason: err.Error() + "; not sent"}
+				f.malformed("%v", le)
+				f.recordMalformed(p, le.Error())
+				rec := p.rec
+				rec.Err, rec.Raw = le, p.rec.Line.Append(nil)
+				f.quarantine(rec)
+				if f.fatal == nil {
+					f.finish(p) // in S.bad now; blanked like a finished line
+				}
 				if f.progress != nil {
 					f.progress(1)
 				}
