@@ -67,6 +67,7 @@ func (b *Quarantine) Add(err error, raw []byte) error {
 		b.err = fmt.Errorf("quarantine %s: %w", b.path, werr)
 		return b.err
 	}
+	observe(OpWrite, b.f, -1, b.buf)
 	b.lines++
 	return nil
 }
@@ -88,6 +89,7 @@ func (b *Quarantine) Sync() error {
 	if err := b.f.Sync(); err != nil {
 		return fmt.Errorf("quarantine %s: sync: %w", b.path, err)
 	}
+	observe(OpSync, b.f, 0, nil)
 	return nil
 }
 
@@ -101,6 +103,9 @@ func (b *Quarantine) Close() error {
 		return b.err
 	}
 	err := b.f.Sync()
+	if err == nil {
+		observe(OpSync, b.f, 0, nil)
+	}
 	if cerr := b.f.Close(); err == nil {
 		err = cerr
 	}

@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"nxmit/batch"
 	"nxmit/nntp/nntptest"
 )
 
@@ -69,4 +71,72 @@ func TestSendPathOutsideSpool(t *testing.T) {
 	if n := strings.Count(string(bad), "outside patharticles"); n != len(attacks) {
 		t.Errorf("S.bad has %d lines outside patharticles, want %d:\n%s", n, len(attacks), bad)
 	}
+}
+
+// TestPathOutsideSpoolDurableBeforeBlank: a path line refused for leaving the spool is
+// blanked only once its copy in S.bad is fsynced, or a power loss could keep the blank
+// and lose the line (the order deferrals keep with S.defer).
+func TestPathOutsideSpoolDurableBeforeBlank(t *testing.T) {
+	attacks := []string{"/etc/passwd <p1@y>", "/etc/hostname <p2@y>", "../../etc/group <p3@y>"}
+	s := newSite(t, 200, attacks...)
+	files, err := s.q.Backlogs()
+	if err != nil || len(files) != 1 {
+		t.Fatal(files, err)
+	}
+	data, err := os.ReadFile(files[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[int64]string{} // offset of an attack line → the line
+	var off int64
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		for _, a := range attacks {
+			if strings.TrimSuffix(l, "\n") == a {
+				lines[off] = a
+			}
+		}
+		off += int64(len(l))
+	}
+	if len(lines) != len(attacks) {
+		t.Fatalf("found %d attack lines in the backlog, want %d", len(lines), len(attacks))
+	}
+	var (
+		mu               sync.Mutex
+		written, durable string
+		blanks           int
+		violates         []string
+	)
+	restore := batch.SetOpsHook(func(op batch.FileOp) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case op.Path == s.q.BadPath() && op.Kind == batch.OpWrite:
+			written += string(op.Data)
+		case op.Path == s.q.BadPath() && op.Kind == batch.OpSync:
+			durable = written
+		case op.Path == files[0].Path && op.Kind == batch.OpWrite && op.Off >= 0:
+			for o, a := range lines {
+				if o < op.Off || o >= op.Off+int64(len(op.Data)) {
+					continue
+				}
+				blanks++
+				if !strings.Contains(durable, a) {
+					violates = append(violates, a)
+				}
+			}
+		}
+	})
+	defer restore()
+	srv := nntptest.NewServer(t, nntptest.Script{})
+	st, err := Send(context.Background(), s.options(srv.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkBalance(st, 200)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(violates) > 0 {
+		t.Errorf("%d of %d path lines blanked before their copy in S.bad was durable: %q", len(violates), blanks, violates)
+	}
+	t.Logf("%d path lines blanked, each after S.bad's fsync", blanks)
 }

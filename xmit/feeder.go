@@ -247,7 +247,9 @@ func (f *feeder) nextLine() (*pending, bool) {
 				rec.Err, rec.Raw = le, p.rec.Line.Append(nil)
 				f.quarantine(rec)
 				if f.fatal == nil {
-					f.finish(p) // in S.bad now; blanked like a finished line
+					// Blanked once S.bad is durable, as a deferral waits for S.defer:
+					// a blank on disk before its quarantined copy would lose the line.
+					f.held = append(f.held, p)
 				}
 				if f.progress != nil {
 					f.progress(1)
@@ -651,6 +653,16 @@ func (f *feeder) flushHeld() {
 			f.warn("%v: stopping; unfinished lines stay queued", f.fatal)
 		}
 		return
+	}
+	if f.bad != nil {
+		// Path lines refused for leaving the spool wait here for their copy in S.bad.
+		if err := f.bad.Sync(); err != nil {
+			if f.fatal == nil {
+				f.fatal = err
+				f.warn("%v: stopping; unfinished lines stay queued", f.fatal)
+			}
+			return
+		}
 	}
 	held := f.held
 	f.held = nil // finishAll may come back here through maybeRemove
