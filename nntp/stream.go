@@ -2,8 +2,10 @@ package nntp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -79,6 +81,8 @@ type streamer struct {
 	headSeen                  uint64        // s.head when the writer last looked
 	wres                      []Result
 	offered, checks, takethis int64
+	ff                        FileFeeder      // f, when it hands over articles as files and raw is set
+	raw                       syscall.RawConn // the socket, when articles may be sent from files
 	unanswered                int64 // offers counted in offered whose article got no final answer
 
 	// Reader only, read by Stream after the reader is gone: held 5xx answers given
@@ -147,6 +151,11 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 		noCheck: cfg.Mode == NeverCheck,
 		wanted:  make([]Offer, 0, pullBatch),
 		win:     newWindowCtl(&cfg),
+	}
+	if ff, ok := f.(FileFeeder); ok {
+		if s.raw = c.rawTCP(); s.raw != nil {
+			s.ff = ff
+		}
 	}
 	s.limit = s.win.cur
 	s.rcond.L = &s.mu
@@ -312,6 +321,22 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 		o := &offers[i]
 		var err error
 		if how != sendCheck {
+			if s.ff != nil {
+				sent, res, err := s.sendArticleFile(o, how)
+				if res != nil {
+					s.wres = append(s.wres, *res)
+					finished++
+					continue
+				}
+				if err != nil {
+					s.fail(err)
+					s.unsent(offers[i+1:], err)
+					return false
+				}
+				if sent {
+					continue
+				}
+			}
 			art, res := s.c.article(s.f, o)
 			if res != nil {
 				s.wres = append(s.wres, *res)
@@ -346,6 +371,43 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 	ok := s.flush()
 	s.flushResults()
 	return ok
+}
+
+// sendArticleFile sends o's TAKETHIS with the article from its file when the Feeder
+// has it as one: the command is buffered, the buffer flushed, and the article sent
+// with sendfile. sent false: the Feeder has no file for it, use Article. A result: o is
+// finished without a TAKETHIS. An error: the connection failed, o is in the ring and
+// ends Unsent with the others.
+func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, res *Result, err error) {
+	if !validMessageID(o.MessageID) {
+		return false, nil, nil // Article's path reports it
+	}
+	fd, size, ok, ferr := s.ff.ArticleFile(o, SendfileMin)
+	if ferr != nil {
+		out := Failed
+		if errors.Is(ferr, ErrNoArticle) {
+			out = Missing
+		}
+		return false, &Result{Offer: *o, Outcome: out, Err: ferr}, nil
+	}
+	if !ok {
+		return false, nil, nil
+	}
+	s.push(sentCmd{offer: *o, kind: cmdTakethis, size: int(size)})
+	if how == sendNoCheck {
+		s.offered++
+	}
+	s.takethis++
+	s.writeCmd("TAKETHIS ", o.MessageID, nil)
+	s.publish()
+	if err := s.c.bw.Flush(); err != nil {
+		return false, nil, &ConnError{Op: "send", Err: err}
+	}
+	if err := s.c.sendFile(s.raw, fd, size); err != nil {
+		return false, nil, &ConnError{Op: "send", Err: err}
+	}
+	sendfileCount.Add(1)
+	return true, nil, nil
 }
 
 // push appends a command to the ring, unpublished: the reader sees it at the next

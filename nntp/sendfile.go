@@ -1,0 +1,78 @@
+package nntp
+
+import (
+	"net"
+	"sync/atomic"
+	"syscall"
+)
+
+// SendfileMin is the smallest article a FileFeeder is asked for as a file: below it
+// the copy through the write buffer is cheaper, because the fast path must flush the
+// buffer first (one more write) and cannot coalesce the article with its neighbours
+// (see BenchmarkSendfile).
+const SendfileMin = 16 << 10
+
+// A FileFeeder is a Feeder that can hand over an article stored whole in wire format
+// in a file, for the connection to send from the file without copying it through
+// user space (sendfile(2)). The connection asks for it only where the kernel can do
+// that: a plain TCP connection, no TLS, no rate limit.
+type FileFeeder interface {
+	Feeder
+	// ArticleFile returns a descriptor open on o's article and its size in bytes,
+	// when the article is stored alone in that file, in wire format (CRLF lines,
+	// dot-stuffed, ending in CRLF.CRLF, checked), and is at least min bytes. ok false
+	// (with a nil error): the connection calls Article instead. Errors are those of
+	// Article. The descriptor must stay open until o's result reaches Done; the
+	// connection never closes it.
+	ArticleFile(o *Offer, min int64) (fd int, size int64, ok bool, err error)
+}
+
+// sendfileCount counts the articles sent from a file, for tests that check that the
+// fast path was taken.
+var sendfileCount atomic.Int64
+
+// rawTCP returns the connection's socket when articles may be sent from a file: a plain
+// TCP connection (not TLS, not rate-limited).
+func (c *Client) rawTCP() syscall.RawConn {
+	if c.tls || !sendfileSupported {
+		return nil
+	}
+	tc, ok := c.dc.Conn.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// sendFile writes size bytes of fd to the socket with sendfile(2). The write buffer must
+// be flushed first. Each call that moves bytes renews the write deadline, as
+// deadlineConn does for writes: a timeout means nothing moved for that long.
+func (c *Client) sendFile(rc syscall.RawConn, fd int, size int64) error {
+	var off int64
+	var serr error
+	for off < size && serr == nil {
+		c.dc.setDeadline(true, c.dc.writeTimeout)
+		err := rc.Write(func(s uintptr) bool {
+			n, err := sendfile(int(s), fd, &off, int(min(size-off, 1<<30)))
+			switch {
+			case err == syscall.EAGAIN:
+				return false // nothing moved: wait until the socket takes more
+			case err == syscall.EINTR:
+				return false
+			case err != nil:
+				serr = err
+			case n == 0:
+				serr = errShrank
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return serr
+}

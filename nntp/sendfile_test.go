@@ -1,0 +1,150 @@
+package nntp
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"nxmit/nntp/nntptest"
+)
+
+// fileFeeder is a testFeeder whose articles are also stored each in a file, handed
+// over by ArticleFile as a spool with wire-format files would.
+type fileFeeder struct {
+	*testFeeder
+	files map[string]*os.File
+}
+
+func newFileFeeder(t *testing.T, n int, sizes ...int) *fileFeeder {
+	f := &fileFeeder{testFeeder: newTestFeeder(t, n, 0), files: map[string]*os.File{}}
+	dir := t.TempDir()
+	for i, mid := range f.mids {
+		art := wireArticle(mid, i, sizes[i%len(sizes)])
+		f.articles[mid] = art
+		p := filepath.Join(dir, filepath.Base(mid[1:len(mid)-1]))
+		if err := os.WriteFile(p, art, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fh.Close() })
+		f.files[mid] = fh
+	}
+	return f
+}
+
+func (f *fileFeeder) ArticleFile(o *Offer, min int64) (int, int64, bool, error) {
+	fh := f.files[o.MessageID]
+	st, err := fh.Stat()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if st.Size() < min {
+		return 0, 0, false, nil
+	}
+	return int(fh.Fd()), st.Size(), true, nil
+}
+
+// TestStreamSendfile sends a mix of articles below and above SendfileMin: the large
+// ones go from their files with sendfile on a plain TCP connection, and by the copy
+// through the buffer on a rate-limited one; the peer gets the same bytes either way.
+func TestStreamSendfile(t *testing.T) {
+	if !sendfileSupported {
+		t.Skip("no sendfile here")
+	}
+	const n = 120
+	tests := []struct {
+		name     string
+		mode     CheckMode
+		cfg      Config
+		fastPath bool
+	}{
+		{name: "plain TCP", fastPath: true},
+		{name: "plain TCP no check", mode: NeverCheck, fastPath: true},
+		{name: "rate-limited falls back", cfg: Config{Limiter: NewRateLimiter(1 << 30)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := nntptest.NewServer(t, nntptest.Script{})
+			f := newFileFeeder(t, n, 2000, SendfileMin+5000, 300, 3*SendfileMin)
+			c := streamClient(t, srv, tt.cfg)
+			before := sendfileCount.Load()
+			st, err := c.Stream(context.Background(), f, StreamConfig{Mode: tt.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := f.check(st)
+			checkReceived(t, f.testFeeder, srv, out)
+			if cnt := countOutcomes(out); cnt[Accepted] != n {
+				t.Fatalf("outcomes %v, want all %d accepted", cnt, n)
+			}
+			sent := sendfileCount.Load() - before
+			want := int64(0)
+			if tt.fastPath {
+				want = n / 2 // the two large sizes of the four
+			}
+			if sent != want {
+				t.Errorf("%d articles sent from their files, want %d", sent, want)
+			}
+		})
+	}
+}
+
+// TestStreamSendfileFaults: a peer that closes in the middle of an article sent from
+// its file, or stops reading it, fails the connection with that article (and those
+// after it) Unsent, so it stays queued.
+func TestStreamSendfileFaults(t *testing.T) {
+	if !sendfileSupported {
+		t.Skip("no sendfile here")
+	}
+	const n = 40
+	tests := []struct {
+		name   string
+		script nntptest.Script
+		cfg    Config
+	}{
+		{name: "cut in a sendfile article", script: nntptest.Script{CutArticleAt: 10}},
+		{name: "peer stops reading", script: nntptest.Script{StopReadingAt: 5},
+			cfg: Config{ReplyTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := nntptest.NewServer(t, tt.script)
+			f := newFileFeeder(t, n, 4*SendfileMin)
+			c := streamClient(t, srv, tt.cfg)
+			before := sendfileCount.Load()
+			start := time.Now()
+			st, err := c.Stream(context.Background(), f, StreamConfig{Mode: NeverCheck})
+			if err == nil {
+				t.Fatalf("Stream succeeded: %+v", st)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Stream took %v to fail", d)
+			}
+			if !isTemporary(err) {
+				t.Errorf("error %v not temporary", err)
+			}
+			if sendfileCount.Load() == before {
+				t.Error("no article went through sendfile before the fault")
+			}
+			out := f.check(st)
+			checkReceived(t, f.testFeeder, srv, out)
+			cnt := countOutcomes(out)
+			if cnt[Unsent] == 0 {
+				t.Errorf("nothing Unsent after a failure: %v", cnt)
+			}
+			if cnt[Accepted] >= n {
+				t.Errorf("all accepted despite the fault: %v", cnt)
+			}
+			for ref, r := range f.results {
+				if r.Outcome == Unsent && r.Err == nil {
+					t.Errorf("offer %d Unsent without an error", ref)
+				}
+			}
+		})
+	}
+}
