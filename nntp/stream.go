@@ -83,7 +83,7 @@ type streamer struct {
 	offered, checks, takethis int64
 	ff                        FileFeeder      // f, when it hands over articles as files and raw is set
 	raw                       syscall.RawConn // the socket, when articles may be sent from files
-	unanswered                int64 // offers counted in offered whose article got no final answer
+	unanswered                int64           // offers counted in offered whose article got no final answer
 
 	// Reader only, read by Stream after the reader is gone: held 5xx answers given
 	// back Unsent (their offers are counted in offered).
