@@ -1,6 +1,9 @@
 package spoolfmt
 
-import "syscall"
+import (
+	"bytes"
+	"syscall"
+)
 
 // maxHeld bounds the descriptors that Opened articles keep at once, far
 // below the usual limits on open files: past it Find only checks that the
@@ -67,3 +70,48 @@ func (s *Store) CloseOpened(o *Opened) {
 // Held returns the number of descriptors Opened articles hold now: 0 once
 // every Opened article was read or closed (a leak check for callers' tests).
 func (s *Store) Held() int { return int(s.held.Load()) }
+
+// A WireFile is an article stored alone in a file in wire format, for sending
+// it from the file (sendfile(2)) rather than reading it.
+type WireFile struct {
+	FD   int    // the descriptor the Opened article holds: still its own
+	Size int64  // the article's size in bytes, the whole file
+	Head []byte // the article's first bytes, its whole header
+}
+
+// WireFile returns o's article as a file when o holds its descriptor, the
+// file holds at least least bytes, is in wire format and ends in CRLF.CRLF,
+// and its header fits in head (read into it). ok false: read it with
+// ReadOpened, which also reports what is wrong with it, if anything. The
+// descriptor stays o's, released by CloseOpened or ReadOpened: the caller
+// must not close it, and may send it again after a failure.
+func (s *Store) WireFile(o *Opened, least int64, head []byte) (w WireFile, ok bool) {
+	if o.fd == 0 {
+		return WireFile{}, false
+	}
+	fd := o.fd - 1
+	var st syscall.Stat_t
+	if fstatFD(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG ||
+		st.Size < least || st.Size > s.maxSize || st.Size < int64(len(wireEnd)) {
+		return WireFile{}, false
+	}
+	n := int(min(int64(len(head)), st.Size))
+	if preadFull(fd, head[:n], 0) != nil {
+		return WireFile{}, false
+	}
+	head = head[:n]
+	end := bytes.Index(head, []byte("\r\n\r\n"))
+	if end < 0 {
+		return WireFile{}, false // a header longer than head: read it whole
+	}
+	if o.tok.Method() == TradSpool {
+		if wire, ok := IsWireFormat(head); !ok || !wire {
+			return WireFile{}, false
+		}
+	}
+	var tail [5]byte
+	if preadFull(fd, tail[:], st.Size-int64(len(tail))) != nil || !bytes.Equal(tail[:], wireEnd) {
+		return WireFile{}, false
+	}
+	return WireFile{FD: fd, Size: st.Size, Head: head[:end+4]}, true
+}

@@ -3,6 +3,7 @@ package spoolfmt
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -152,4 +153,57 @@ func TestMissingDirectoryRemembered(t *testing.T) {
 		t.Fatalf("Find after dirRecheck: %v", err)
 	}
 	s.CloseOpened(&o)
+}
+
+// WireFile hands over the descriptor of an article stored whole in wire format,
+// whose bytes are those Retrieve gives, and declines native-format files, articles
+// below the size asked for and those not held; the descriptor stays held.
+func TestWireFile(t *testing.T) {
+	tests := []struct {
+		method string
+		native bool
+		wire   bool // WireFile takes the articles
+	}{
+		{"timehash", false, true},
+		{"tradspool", false, true},
+		{"tradspool", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s native=%v", tt.method, tt.native), func(t *testing.T) {
+			sp := newSMSpool(t, smOptions{Method: tt.method, Native: tt.native})
+			arts := wires(genArticles(4, 12, false, 0))
+			toks := sp.store(t, arts)
+			s := openTestStore(t, sp.InnConf)
+			head := make([]byte, 8192)
+			for i, tok := range toks {
+				o, err := s.Find(tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := s.WireFile(&o, int64(len(arts[i]))+1, head); ok {
+					t.Errorf("WireFile took an article below the size asked for")
+				}
+				w, ok := s.WireFile(&o, 1, head)
+				if ok != tt.wire {
+					t.Fatalf("WireFile ok = %v, want %v", ok, tt.wire)
+				}
+				if ok {
+					got := make([]byte, w.Size)
+					if err := preadFull(w.FD, got, 0); err != nil || !bytes.Equal(got, arts[i]) {
+						t.Fatalf("file of %v: %v, bytes differ from the article", tok, err)
+					}
+					if !bytes.HasPrefix(arts[i], w.Head) || !bytes.HasSuffix(w.Head, []byte("\r\n\r\n")) || CheckMessageID(w.Head, MessageID(arts[i])) != nil {
+						t.Fatalf("head %q is not the article's header", w.Head)
+					}
+				}
+				if s.Held() != 1 {
+					t.Fatalf("held %d descriptors after WireFile, want 1", s.Held())
+				}
+				s.CloseOpened(&o)
+				if _, ok := s.WireFile(&o, 1, head); ok {
+					t.Error("WireFile of a closed Opened")
+				}
+			}
+		})
+	}
 }
