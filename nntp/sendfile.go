@@ -76,3 +76,8 @@ func (c *Client) sendFile(rc syscall.RawConn, fd int, size int64) error {
 	}
 	return serr
 }
+
+// SentFromFiles returns the number of articles this process sent from their files
+// with sendfile, over all connections: for tests and benchmarks that must know the
+// fast path was taken.
+func SentFromFiles() int64 { return sendfileCount.Load() }

@@ -447,6 +447,34 @@ func (f *feeder) Article(o *nntp.Offer, buf []byte) ([]byte, error) {
 	return art, nil
 }
 
+// headPool holds the buffers ArticleFile reads headers into.
+var headPool = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
+
+// ArticleFile hands the connection the held descriptor of o's article when it is
+// stored alone in its file in wire format (timehash; tradspool with wireformat), so
+// that it is sent with sendfile: nntp.FileFeeder. Its Message-ID is checked as
+// Article checks it. The descriptor stays held until Done, so an Unsent article
+// is sent again from it.
+func (f *feeder) ArticleFile(o *nntp.Offer, least int64) (int, int64, bool, error) {
+	f.mu.Lock()
+	p := f.pending[o.Ref]
+	f.mu.Unlock()
+	if p == nil || !p.rec.Line.IsToken {
+		return 0, 0, false, nil
+	}
+	hp := headPool.Get().(*[]byte)
+	defer headPool.Put(hp)
+	w, ok := f.store.WireFile(&p.art, least, *hp)
+	if !ok {
+		return 0, 0, false, nil
+	}
+	if err := spoolfmt.CheckMessageID(w.Head, p.rec.Line.MessageID); err != nil {
+		f.warn("%s:%d: %v", p.bl.file.Path, p.rec.LineNo, err)
+		return 0, 0, false, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
+	}
+	return w.FD, w.Size, true, nil
+}
+
 // readPending reads p's article, from what the check before its offer opened
 // when there is one. It runs without the feeder's lock: only the connection that
 // holds p's offer touches p.art until Done.

@@ -1,0 +1,95 @@
+package xmit
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"nxmit/internal/innlab"
+	"nxmit/nntp"
+	"nxmit/spoolfmt"
+)
+
+// TestSendfileToRealINN sends articles of mixed sizes from a timehash spool to a real
+// innd storing them in CNFS: those of at least nntp.SendfileMin go from their files
+// with sendfile, and the receiver stores the bodies byte for byte.
+func TestSendfileToRealINN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real INN: not in -short mode")
+	}
+	const n = 200
+	sender, receiver := innlab.SenderReceiver(t,
+		innlab.Options{Method: innlab.TimeHash}, innlab.Options{Method: innlab.CNFS, CNFSSizeKB: 64 * 1024})
+	arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: 714, Mixed: true, Specials: true})
+	if err := sender.Inject(arts); err != nil {
+		t.Fatal(err)
+	}
+	q, lines := takeFeed(t, sender, "peer")
+	if lines != n {
+		t.Fatalf("feed file has %d lines, want %d", lines, n)
+	}
+	warns := &warnings{}
+	opt := Options{
+		Queue:       q,
+		Store:       openStore(t, sender),
+		Addr:        receiver.Addr,
+		Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+		Connections: 2,
+		Warn:        warns.add,
+	}
+	before := nntp.SentFromFiles()
+	st, err := Send(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("Send: %v (warnings %q)", err, warns.all())
+	}
+	s := &site{t: t, q: q}
+	s.checkBalance(st, n)
+	if st.Accepted != n {
+		t.Errorf("accepted %d of %d (warnings %q)", st.Accepted, n, warns.all())
+	}
+	if h := opt.Store.Held(); h != 0 {
+		t.Errorf("%d article descriptors still held after the pass", h)
+	}
+	recv := openStore(t, receiver)
+	large := 0
+	for _, a := range arts {
+		want, err := opt.Store.Retrieve(mustToken(t, sender, a.MessageID), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) >= nntp.SendfileMin {
+			large++
+		}
+		got, err := recv.Retrieve(mustToken(t, receiver, a.MessageID), nil)
+		if err != nil {
+			t.Fatalf("receiver's copy of %s: %v", a.MessageID, err)
+		}
+		// innd prepends to Path and writes its own Xref: compare the bodies.
+		if !bytes.Equal(body(got), body(want)) {
+			t.Fatalf("%s: the receiver's body differs (%d bytes, sent %d)", a.MessageID, len(body(got)), len(body(want)))
+		}
+	}
+	if large == 0 {
+		t.Fatal("no article large enough for sendfile: the test proves nothing")
+	}
+	if sent := nntp.SentFromFiles() - before; sent != int64(large) {
+		t.Errorf("%d articles sent from their files, want the %d of at least %d bytes", sent, large, nntp.SendfileMin)
+	}
+}
+
+func body(art []byte) []byte {
+	if i := bytes.Index(art, []byte("\r\n\r\n")); i >= 0 {
+		return art[i:]
+	}
+	return nil
+}
+
+func mustToken(t *testing.T, inst *innlab.Instance, mid string) spoolfmt.Token {
+	t.Helper()
+	tok, err := spoolfmt.ParseToken(tokenOf(t, inst, mid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
