@@ -114,7 +114,7 @@ func TestStreamSendfileFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := nntptest.NewServer(t, tt.script)
-			f := newFileFeeder(t, n, 4*SendfileMin)
+			f := newFileFeeder(t, n, SendfileMin+1000)
 			c := streamClient(t, srv, tt.cfg)
 			before := sendfileCount.Load()
 			start := time.Now()
