@@ -2,6 +2,7 @@ package nntp
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,25 +52,29 @@ func (f *fileFeeder) ArticleFile(o *Offer, min int64) (int, int64, bool, error) 
 
 // TestStreamSendfile sends a mix of articles below and above SendfileMin: the large
 // ones go from their files with sendfile on a plain TCP connection, and by the copy
-// through the buffer on a rate-limited one; the peer gets the same bytes either way.
+// through the buffer on a rate-limited or TLS one; the peer gets the same bytes either way.
 func TestStreamSendfile(t *testing.T) {
 	if !sendfileSupported {
 		t.Skip("no sendfile here")
 	}
 	const n = 120
+	ca := nntptest.NewCA(t, "nxmit test CA")
+	tlsSrv := nntptest.Script{TLS: nntptest.ServerConfig(ca.Issue(t, nntptest.LeafOptions{}), nil)}
 	tests := []struct {
 		name     string
+		script   nntptest.Script
 		mode     CheckMode
 		cfg      Config
 		fastPath bool
 	}{
 		{name: "plain TCP", fastPath: true},
+		{name: "TLS falls back", script: tlsSrv, cfg: Config{TLS: &tls.Config{RootCAs: ca.Pool}}},
 		{name: "plain TCP no check", mode: NeverCheck, fastPath: true},
 		{name: "rate-limited falls back", cfg: Config{Limiter: NewRateLimiter(1 << 30)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := nntptest.NewServer(t, nntptest.Script{})
+			srv := nntptest.NewServer(t, tt.script)
 			f := newFileFeeder(t, n, 2000, SendfileMin+5000, 300, 3*SendfileMin)
 			c := streamClient(t, srv, tt.cfg)
 			before := sendfileCount.Load()
