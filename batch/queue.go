@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -243,4 +245,24 @@ func sniffCompressed(path string) bool {
 	var head [4]byte
 	n, _ := io.ReadFull(f, head[:])
 	return compression(head[:n]) != ""
+}
+
+// HasFiles reports whether the site has a queue file in the directory: the feed file,
+// S.rotating, S.defer, a backlog or a deferral file. Lock files do not count: a command
+// run for a mistyped site name used to leave them behind, and they hold nothing to send.
+func (q Queue) HasFiles() (bool, error) {
+	for _, p := range []string{q.FeedPath(), q.RotatingPath(), q.DeferPath()} {
+		if _, err := os.Lstat(p); err == nil {
+			return true, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+	}
+	for _, k := range []Kind{KindBacklog, KindDeferred} {
+		files, err := q.list(k)
+		if err != nil || len(files) > 0 {
+			return len(files) > 0, err
+		}
+	}
+	return false, nil
 }

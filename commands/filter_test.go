@@ -139,6 +139,8 @@ func TestMergeCommand(t *testing.T) {
 		in = append(in, p)
 	}
 	giveToNews(t, dir) // removed after the merge, by news
+	// A merge needs a known site: configured, or with queue files.
+	os.WriteFile(filepath.Join(s.dir, "etc", "nxmit.conf"), []byte("site peer {\n host: 127.0.0.1\n}\n"), 0o644)
 	stdout, stderr, status := s.run(t, bin, "", append([]string{"-v", "merge", "peer", "--remove", "--compress"}, in...)...)
 	if status != 0 || stdout != "" {
 		t.Fatalf("merge: status %d, stdout %q, stderr %q", status, stdout, stderr)

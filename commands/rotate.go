@@ -68,6 +68,14 @@ func (c *RotateCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	for _, site := range c.Sites {
+		if err := batch.SiteNameError(site); err != nil {
+			continue // reported below, with the site's name
+		}
+		if err := knownSites(g, []string{site}, conf); err != nil {
+			return err
+		}
+	}
 	worst := ExitOK
 	for _, site := range c.Sites {
 		if err := c.rotate(ctx, g, site, layer, flusher); err != nil {

@@ -553,6 +553,7 @@ func TestRotateFailures(t *testing.T) {
 	t.Run("several sites, worst status", func(t *testing.T) {
 		l.mustInject(t, 5)
 		q := batch.Queue{Dir: out, Site: "other"}
+		os.WriteFile(q.FeedPath(), nil, 0o644) // a known site: it has a feed file
 		lk, err := q.Lock(batch.QueueLock, "holder")
 		if err != nil {
 			t.Fatal(err)

@@ -101,6 +101,9 @@ func (c *RunCmd) Run(g *Globals) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("outgoing directory: %w", err)
 	}
+	if err := knownSites(g, sites, conf); err != nil {
+		return err
+	}
 
 	maxConns := conf.MaxConnections
 	if maxConns == 0 {

@@ -3,6 +3,8 @@ package commands
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"nxmit/batch"
 	"nxmit/config"
@@ -18,7 +20,7 @@ func siteQueue(g *Globals, site string) (batch.Queue, config.Settings, error) {
 	}
 	if g.Config == "" {
 		if _, err := g.InnConf(); err != nil {
-			return q, config.Builtin(), nil
+			return q, config.Builtin(), knownSite(q, nil, "")
 		}
 	}
 	conf, err := g.SiteConfig()
@@ -26,7 +28,52 @@ func siteQueue(g *Globals, site string) (batch.Queue, config.Settings, error) {
 		return q, config.Settings{}, err
 	}
 	q.OtherSites = otherSites(conf.SiteNames(), site)
-	return q, conf.Resolve(site), nil
+	return q, conf.Resolve(site), knownSite(q, conf.SiteNames(), conf.Path)
+}
+
+// knownSite refuses a site that is neither configured nor has queue files: a mistyped
+// name must neither succeed silently nor leave lock files behind, so this is checked
+// before any lock is taken. configFile is where the sites were looked for ("" when
+// there is no configuration).
+func knownSite(q batch.Queue, configured []string, configFile string) error {
+	if slices.Contains(configured, q.Site) {
+		return nil
+	}
+	has, err := q.HasFiles()
+	if err != nil {
+		return fmt.Errorf("site %s: %w", q.Site, err)
+	}
+	if has {
+		return nil
+	}
+	list := "none"
+	if len(configured) > 0 {
+		list = strings.Join(configured, ", ")
+	}
+	where := "no queue files in " + q.Dir
+	if configFile != "" {
+		where = "not in " + configFile + ", " + where
+	}
+	return usagef("no site '%s' (%s); configured: %s", q.Site, where, list)
+}
+
+// knownSites is knownSite for each of several sites, checked before any is worked on.
+func knownSites(g *Globals, sites []string, conf *config.Config) error {
+	var configured []string
+	var file string
+	if conf != nil {
+		configured, file = conf.SiteNames(), conf.Path
+	}
+	for _, s := range sites {
+		q, err := g.Queue(s)
+		if err != nil {
+			return err
+		}
+		if err := knownSite(q, configured, file); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stderrWarn prints each problem on its own line: "nxmit: WHAT: FILE:LINE: reason".
