@@ -290,7 +290,7 @@ func (r *runner) site(ctx context.Context, site string) int {
 	case isLocked(err):
 	case err != nil:
 		r.g.logSendError(usedHost(p.Host, st), err)
-		fail("send", err)
+		fail("send", authHint(p, err))
 	}
 	return status
 }

@@ -86,5 +86,5 @@ func (c *SendCmd) Run(g *Globals) error {
 		// "connect failed", "authenticate failed": the forms innreport counts.
 		g.logSendError(usedHost(peer.Host, st), err)
 	}
-	return err
+	return authHint(peer, err)
 }

@@ -61,6 +61,9 @@ type peer struct {
 	// Transport holds the TLS, address and rate settings (timeouts are added by
 	// sendOptions). Its session cache and rate limiter are shared by one pass.
 	Transport nntp.Config
+	// CredFrom says where User and Password came from ("--user", "FILE:LINE"), or
+	// where they could have been given, for the message when the peer refuses them.
+	CredFrom credSource
 }
 
 // resolvePeer merges, by precedence, the command line (cmd, from flagSettings), the site's block and the
@@ -91,13 +94,21 @@ func resolvePeer(g *Globals, site string, cmd config.Settings) (peer, error) {
 	if len(p.Hosts) > 0 {
 		p.Host = p.Hosts[0]
 	}
-	if !s.IsSet("user") && !s.IsSet("password") {
-		cred, ok, err := g.passwdEntry(conf, p.Host)
+	p.CredFrom.Config, p.CredFrom.Site = conf.Path, site
+	switch {
+	case cmd.IsSet("user"):
+		p.CredFrom.Given = "--user"
+	case s.IsSet("user") || s.IsSet("password"):
+		p.CredFrom.Given = orWord(conf.Where(site, "user"), conf.Where(site, "password"))
+	default:
+		cred, path, ok, err := g.passwdEntry(conf, p.Host)
 		if err != nil {
 			return p, err
 		}
+		p.CredFrom.Passwd = path
 		if ok {
 			p.User, p.Password = cred.User, cred.Password
+			p.CredFrom.Given = fmt.Sprintf("%s:%d", path, cred.Line)
 		}
 	}
 	return p, nil
@@ -263,19 +274,19 @@ func (g *Globals) exposedSecrets(conf *config.Config) []error {
 }
 
 // passwdEntry looks host up in passwd.nntp (--passwd, else the file's "passwd"
-// parameter, else PATHETC/passwd.nntp). Without inn.conf there is no default
-// passwd.nntp to read.
-func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credential, bool, error) {
+// parameter, else PATHETC/passwd.nntp) and returns the file's path too. Without
+// inn.conf there is no default passwd.nntp to read.
+func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credential, string, bool, error) {
 	path := g.passwdPath(conf)
 	if path == "" {
-		return config.Credential{}, false, nil
+		return config.Credential{}, "", false, nil
 	}
 	pw, err := config.LoadPasswd(path)
 	if err != nil {
-		return config.Credential{}, false, err
+		return config.Credential{}, path, false, passwdHint(err)
 	}
 	c, ok := pw.Lookup(host)
-	return c, ok, nil
+	return c, path, ok, nil
 }
 
 // usedHost is the host a pass's statistics name: the one it connected to (a site may

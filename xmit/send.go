@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -159,6 +160,43 @@ func (e *RefusingError) Unwrap() error { return e.Err }
 // Temporary reports false: the peer needs its configuration fixed.
 func (e *RefusingError) Temporary() bool { return false }
 
+// AuthError means the peer wants credentials that were not given (480) or refuses the
+// ones given (481, 482 or 502 to AUTHINFO). Only an administrator can fix that, so the
+// pass stops at once, without reconnecting, and the error is not temporary: cron must not
+// retry it quietly every few minutes.
+type AuthError struct {
+	Addr string
+	User string // the AUTHINFO user tried; "" when none was configured
+	Err  error  // the peer's reply, an *nntp.Error
+}
+
+func (e *AuthError) Error() string {
+	if e.User == "" {
+		return fmt.Sprintf("%s: the peer requires authentication and no credentials are configured: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("%s: the peer refused the credentials of user %s: %v", e.Addr, e.User, e.Err)
+}
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// Temporary reports false: the same credentials fail the same way next time.
+func (e *AuthError) Temporary() bool { return false }
+
+// isAuthFailure reports whether err is the peer asking for credentials (480 to any
+// command) or refusing them (481, 482, 502 to AUTHINFO).
+func isAuthFailure(err error) bool {
+	var ne *nntp.Error
+	if !errors.As(err, &ne) {
+		return false
+	}
+	switch c := ne.Reply.Code; {
+	case c == 480:
+		return true
+	case strings.HasPrefix(ne.Op, "AUTHINFO"):
+		return c == 481 || c == 482 || c == 502
+	}
+	return false
+}
+
 // Temporary reports true: a later pass will find the peer working again.
 func (e *DeferringError) Temporary() bool  { return true }
 func (e *IncompleteError) Temporary() bool { return true }
@@ -301,6 +339,29 @@ type sender struct {
 	host        string // the host connected to last
 	hostIndex   int    // ... its index in opt.addrs()
 	hostWarned  map[string]bool
+	authErr     error // the peer wants other credentials: no reconnecting
+}
+
+// authError wraps the peer's reply (not the steps around it) as an *AuthError.
+func (s *sender) authError(err error) *AuthError {
+	var ne *nntp.Error
+	if errors.As(err, &ne) {
+		err = ne
+	}
+	return &AuthError{Addr: s.peer(), User: s.opt.User, Err: err}
+}
+
+// authFailed records an authentication failure and reports whether err was one.
+func (s *sender) authFailed(err error) bool {
+	if !isAuthFailure(err) {
+		return false
+	}
+	s.mu.Lock()
+	if s.authErr == nil {
+		s.authErr = err
+	}
+	s.mu.Unlock()
+	return true
 }
 
 func (s *sender) run(ctx context.Context) error {
@@ -335,6 +396,11 @@ func (s *sender) run(ctx context.Context) error {
 		}
 	}
 	if up == 0 {
+		for _, err := range errs {
+			if isAuthFailure(err) {
+				return s.authError(err)
+			}
+		}
 		return &UnreachableError{Addr: s.peer(), Err: errs[0]}
 	}
 	for i, c := range clients {
@@ -353,6 +419,9 @@ func (s *sender) run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if s.authErr != nil {
+		return s.authError(s.authErr)
+	}
 	if ctx.Err() == nil && s.feeder.workLeft() {
 		s.mu.Lock()
 		err := s.lastErr
@@ -397,6 +466,9 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 			start = max(window/2, 1)
 		}
 		var refusing *nntp.RefusingError
+		if s.authFailed(err) {
+			return // reconnecting would be refused the same way
+		}
 		if err == nil || ctx.Err() != nil || !s.feeder.workLeft() {
 			// A refusing peer is reported once, by Send's error.
 			if err != nil && ctx.Err() == nil && !errors.As(err, &refusing) {
@@ -420,7 +492,9 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 			}
 			delay *= 2
 			var derr error
-			if c, derr = s.dial(ctx); derr != nil {
+			if c, derr = s.dial(ctx); s.authFailed(derr) {
+				return
+			} else if derr != nil {
 				s.mu.Lock()
 				s.lastErr = derr
 				s.mu.Unlock()

@@ -512,3 +512,48 @@ func TestSendMalformedWarningsBounded(t *testing.T) {
 		t.Errorf("S.bad starts %q, want FILE:LINE, the reason and the line", first)
 	}
 }
+
+// TestSendAuthFailure: a peer that wants credentials nxmit lacks (480), or refuses the
+// ones given (481), ends the pass at once with a non-temporary AuthError: no reconnects
+// (a handful of AUTHINFO or feeding commands, not one per retry), and the queue is
+// untouched.
+func TestSendAuthFailure(t *testing.T) {
+	tests := []struct {
+		name       string
+		user, pass string
+		noStream   bool
+		code       int
+	}{
+		{"no credentials, streaming", "", "", false, 480},
+		{"no credentials, IHAVE", "", "", true, 480},
+		{"wrong password", "feeder", "wrong", false, 481},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const n = 50
+			s := newSite(t, n)
+			srv := nntptest.NewServer(t, nntptest.Script{User: "feeder", Pass: "right"})
+			opt := s.options(srv.Addr)
+			opt.User, opt.Password, opt.NoStream = tt.user, tt.pass, tt.noStream
+			opt.Connections = 2
+			opt.Reconnects = 10
+			opt.Backoff = 10 * time.Millisecond
+			st, err := Send(context.Background(), opt)
+			var ae *AuthError
+			var ne *nntp.Error
+			if !errors.As(err, &ae) || ae.Temporary() || !errors.As(err, &ne) || ne.Reply.Code != tt.code {
+				t.Fatalf("Send: %v, want a permanent AuthError with %d", err, tt.code)
+			}
+			if ae.User != tt.user {
+				t.Errorf("AuthError.User %q, want %q", ae.User, tt.user)
+			}
+			if c := srv.Stats().Connections; c > opt.Connections {
+				t.Errorf("%d connections made, want at most %d (no reconnects)", c, opt.Connections)
+			}
+			s.checkBalance(st, n)
+			if b, d := s.queued(); b != n || d != 0 {
+				t.Errorf("queue: %d backlog lines, %d deferred; want %d, 0", b, d, n)
+			}
+		})
+	}
+}
