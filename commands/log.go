@@ -56,9 +56,11 @@ func (g *Globals) logger() *logging.Logger {
 
 // logStats records a pass's statistics in innxmit's formats, so innreport counts nxmit:
 // the stats and times lines at notice under the ident innxmit, nxmit's detail line at
-// info under the ident nxmit. With -v they are also printed on stderr.
-func (g *Globals) logStats(host string, st xmit.Stats) {
-	g.logStatsTo(host, st, nil)
+// info under the ident nxmit. With -v they are also printed on stderr. The label is the
+// site's name (two sites feeding one host must not merge in innreport); innxmit mode
+// passes the host, as innxmit does.
+func (g *Globals) logStats(label string, st xmit.Stats) {
+	g.logStatsTo(label, st, nil)
 }
 
 // logStatsTo is logStats; the lines also go to w when it is not nil (innxmit -v prints

@@ -79,7 +79,7 @@ func TestInnreportCountsNxmit(t *testing.T) {
 	os.WriteFile(notice, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	report := innreport(t, notice)
 	// innxmit counts every CHECK: with 10 refused the 50 articles take 50 offers.
-	checkInnreport(t, report, "127.0.0.1", 50, 40, 10, 0)
+	checkInnreport(t, report, "peer", 50, 40, 10, 0)
 
 	// The log file route: nxmit writes the file; innreport reads it as it is.
 	more := innlab.Generate(innlab.GenOptions{Count: 30, Seed: l.seed + 1})
@@ -97,7 +97,7 @@ func TestInnreportCountsNxmit(t *testing.T) {
 	if n := strings.Count(string(data), "\n"); n != 2 {
 		t.Errorf("log file has %d lines, want the stats and times lines:\n%s", n, data)
 	}
-	checkInnreport(t, innreport(t, logFile), "127.0.0.1", 30, 30, 0, 0)
+	checkInnreport(t, innreport(t, logFile), "peer", 30, 30, 0, 0)
 	t.Logf("innreport on nxmit's log file:\n%s", innreport(t, logFile))
 }
 

@@ -284,12 +284,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 		r.lines.step(site, "skipped: another nxmit is sending")
 	}
 	if st.Connections > 0 {
-		r.g.logStats(usedHost(p.Host, st), st)
+		r.g.logStats(p.Site, st)
 	}
 	switch {
 	case isLocked(err):
 	case err != nil:
-		r.g.logSendError(usedHost(p.Host, st), err)
+		r.g.logSendError(p.Site, err)
 		fail("send", authHint(p, err))
 	}
 	return status

@@ -140,7 +140,7 @@ func (l *opLab) backlogCount(site string) int {
 	return n
 }
 
-var statsRE = regexp.MustCompile(`^127\.0\.0\.1 stats offered 200 accepted 200 refused 0 rejected 0 missing 0 accsize [1-9][0-9]* rejsize 0$`)
+var statsRE = regexp.MustCompile(`^peer stats offered 200 accepted 200 refused 0 rejected 0 missing 0 accsize [1-9][0-9]* rejsize 0$`)
 
 // TestRunCron is the crontab line: "nxmit run" rotates the feed file innd writes,
 // sends it to the real receiver, prints nothing, and logs innxmit's statistics.
@@ -177,9 +177,9 @@ site peer {
 		case m.Ident == "innxmit" && m.Facility == 7 && m.Priority == 5 &&
 			statsRE.MatchString(m.Text):
 			stats++
-		case m.Ident == "innxmit" && strings.HasPrefix(m.Text, "127.0.0.1 times user "):
+		case m.Ident == "innxmit" && strings.HasPrefix(m.Text, "peer times user "):
 			times++
-		case m.Ident == "nxmit" && m.Priority == 6 && strings.HasPrefix(m.Text, "127.0.0.1 nxmit deferred 0 "):
+		case m.Ident == "nxmit" && m.Priority == 6 && strings.HasPrefix(m.Text, "peer nxmit deferred 0 "):
 			detail++
 		}
 	}
@@ -196,7 +196,7 @@ site peer {
 	// -v prints the statistics.
 	more := l.inject(20)
 	_, stderr, status = l.nxmit("-v", "run", "peer")
-	if status != 0 || !strings.Contains(stderr, "127.0.0.1 stats offered 20 accepted 20 ") {
+	if status != 0 || !strings.Contains(stderr, "peer stats offered 20 accepted 20 ") {
 		t.Errorf("run -v: status %d, stderr %q", status, stderr)
 	}
 	if m := l.missing(more); len(m) != 0 {
@@ -263,7 +263,7 @@ func TestRunUnreachablePeer(t *testing.T) {
 	}
 	found := false
 	for _, m := range l.syslog.Wait(1, 5*time.Second) {
-		found = found || strings.HasPrefix(m.Text, "127.0.0.1 connect failed ")
+		found = found || strings.HasPrefix(m.Text, "peer connect failed ")
 	}
 	if !found {
 		t.Errorf("no 'connect failed' in syslog: %+v", l.syslog.Messages())

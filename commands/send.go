@@ -80,11 +80,11 @@ func (c *SendCmd) Run(g *Globals) error {
 		writeMetricsFile(g, opt.Warn)
 	}
 	if st.Connections > 0 {
-		g.logStats(usedHost(peer.Host, st), st)
+		g.logStats(peer.Site, st)
 	}
 	if err != nil {
 		// "connect failed", "authenticate failed": the forms innreport counts.
-		g.logSendError(usedHost(peer.Host, st), err)
+		g.logSendError(peer.Site, err)
 	}
 	return authHint(peer, err)
 }
