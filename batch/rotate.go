@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -392,19 +393,105 @@ func (r *rotation) rotateFeed(ctx context.Context) error {
 }
 
 // due applies RotateOptions' rules to the feed file.
-func (r *rotation) due() bool {
-	size, age := r.res.FeedSize, r.res.FeedAge
+func (r *rotation) due() bool { return r.opt.Due(r.res.FeedSize, r.res.FeedAge) }
+
+// Due applies the rotation rules to a feed file of size bytes (< 0: none) and age
+// (< 0: unknown).
+func (o RotateOptions) Due(size int64, age time.Duration) bool {
 	switch {
 	case size <= 0:
 		return false
-	case r.opt.MinSize <= 0 && r.opt.MaxAge <= 0:
+	case o.MinSize <= 0 && o.MaxAge <= 0:
 		return true
-	case r.opt.MinSize > 0 && size >= r.opt.MinSize:
+	case o.MinSize > 0 && size >= o.MinSize:
 		return true
-	case r.opt.MaxAge > 0 && (age < 0 || age >= r.opt.MaxAge):
+	case o.MaxAge > 0 && (age < 0 || age >= o.MaxAge):
 		return true
 	}
 	return false
+}
+
+// DueIn returns how long until a feed file of that age is old enough to rotate, or -1
+// when age alone never makes it due (no age rule, or an empty file: innd writes
+// nothing, so nothing to rotate).
+func (o RotateOptions) DueIn(size int64, age time.Duration) time.Duration {
+	if size <= 0 || o.MaxAge <= 0 || age < 0 {
+		return -1
+	}
+	return max(o.MaxAge-age, 0)
+}
+
+// Waiting says in one line why a feed file is not rotated, or "" when it is due: "feed
+// 21K, 14s old: rotates at 10M or 4m old (in 3m46s)", "no feed file", "feed file
+// empty".
+func (o RotateOptions) Waiting(size int64, age time.Duration) string {
+	switch {
+	case size < 0:
+		return "no feed file"
+	case size == 0:
+		return "feed file empty"
+	case o.Due(size, age):
+		return ""
+	}
+	old := "age unknown"
+	if age >= 0 {
+		old = ShortDuration(age) + " old"
+	}
+	var rules []string
+	if o.MinSize > 0 {
+		rules = append(rules, "at "+HumanBytes(o.MinSize))
+	}
+	if o.MaxAge > 0 {
+		rules = append(rules, ShortDuration(o.MaxAge)+" old")
+	}
+	msg := fmt.Sprintf("feed %s, %s: rotates %s", HumanBytes(size), old, strings.Join(rules, " or "))
+	if in := o.DueIn(size, age); in >= 0 {
+		msg += " (in " + ShortDuration(in) + ")"
+	}
+	return msg
+}
+
+// FeedStat returns the size of the site's feed file (-1 when there is none) and its
+// age, the time since innd created it (-1 when the file system records no birth time).
+func (q Queue) FeedStat(now time.Time) (size int64, age time.Duration) {
+	fi, err := os.Stat(q.FeedPath())
+	if err != nil || !fi.Mode().IsRegular() {
+		return -1, -1
+	}
+	age = -1
+	if btime, ok := birthTime(q.FeedPath()); ok {
+		age = max(now.Sub(btime), 0)
+	}
+	return fi.Size(), age
+}
+
+// HumanBytes writes a size with powers of 1024, as ls -h does: 980, 21K, 9.8M.
+func HumanBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	f, units := float64(n), "KMGTPE"
+	i := -1
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if f < 10 {
+		return fmt.Sprintf("%.1f%c", f, units[i])
+	}
+	return fmt.Sprintf("%.0f%c", f, units[i])
+}
+
+// ShortDuration writes a duration briefly, to the second: 14s, 3m46s, 4m, 2h5m.
+func ShortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // unlinkFeed removes the name S of the file now also named S.rotating.

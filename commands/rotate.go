@@ -135,13 +135,14 @@ func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, layer c
 	opt.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: rotate %s: %s\n", site, msg) }
 	res, err := q.Rotate(ctx, opt)
 	if err == nil && g.Verbose {
-		fmt.Fprintf(os.Stderr, "rotate %s: %s\n", site, c.summary(res, opt))
+		fmt.Fprintf(os.Stderr, "rotate %s: %s\n", site, rotateSummary(res, opt))
 	}
 	return err
 }
 
-// summary describes a site's rotation in one line for -v.
-func (c *RotateCmd) summary(res batch.RotateResult, opt batch.RotateOptions) string {
+// rotateSummary describes a site's rotation in one line for -v (rotate and run): what
+// was installed, or why nothing was.
+func rotateSummary(res batch.RotateResult, opt batch.RotateOptions) string {
 	var parts []string
 	if res.Recovered != batch.StateIdle {
 		parts = append(parts, "finished an interrupted rotation ("+res.Recovered.Describe()+")")
@@ -155,18 +156,8 @@ func (c *RotateCmd) summary(res batch.RotateResult, opt batch.RotateOptions) str
 		parts = append(parts, s)
 	case res.Rotated || res.Recovered != batch.StateIdle:
 		parts = append(parts, "no complete line to install")
-	case res.FeedSize < 0:
-		parts = append(parts, "no feed file")
 	default:
-		age := "age unknown"
-		if res.FeedAge >= 0 {
-			age = res.FeedAge.Round(time.Second).String() + " old"
-		}
-		why := "empty"
-		if res.FeedSize > 0 {
-			why = fmt.Sprintf("below --min-size %d and --max-age %s", opt.MinSize, opt.MaxAge)
-		}
-		parts = append(parts, fmt.Sprintf("feed file %d bytes, %s: %s", res.FeedSize, age, why))
+		parts = append(parts, opt.Waiting(res.FeedSize, res.FeedAge))
 	}
 	if res.Partial > 0 {
 		parts = append(parts, "dropped a partial last line")

@@ -702,14 +702,14 @@ func TestRotateQuietAndVerbose(t *testing.T) {
 		t.Errorf("not due: exit %d, %q", r.code, r.stderr)
 	}
 	r := l.nxmit(t, nil, "rotate", "-v", "peer")
-	if r.code != 0 || !strings.Contains(r.stderr, "rotate peer: feed file") || !strings.Contains(r.stderr, "below --min-size 10485760 and --max-age 4m0s") {
+	if r.code != 0 || !strings.Contains(r.stderr, "rotate peer: feed ") || !strings.Contains(r.stderr, "old: rotates at 10M or 4m old (in ") {
 		t.Errorf("-v not due: exit %d, %q", r.code, r.stderr)
 	}
 	r = l.nxmit(t, nil, "rotate", "-v", "peer", "--min-size", "500")
 	if r.code != 0 || !strings.Contains(r.stderr, "installed peer.B.") || !strings.Contains(r.stderr, ": 10 lines, ") {
 		t.Errorf("-v due: exit %d, %q", r.code, r.stderr)
 	}
-	if r := l.nxmit(t, nil, "rotate", "-v", "peer", "--force"); r.code != 0 || !strings.Contains(r.stderr, "feed file 0 bytes") {
+	if r := l.nxmit(t, nil, "rotate", "-v", "peer", "--force"); r.code != 0 || !strings.Contains(r.stderr, "feed file empty") {
 		t.Errorf("-v empty: exit %d, %q", r.code, r.stderr)
 	}
 	l.checkExactlyOnce(t, true)

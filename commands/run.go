@@ -209,8 +209,8 @@ func (r *runner) site(ctx context.Context, site string) int {
 		case isLocked(err):
 		case err != nil:
 			fail("rotate", err)
-		case r.g.Verbose && res.Backlog != "":
-			r.lines.println(fmt.Sprintf("run %s: rotated %s: %d lines", site, filepath.Base(res.Backlog), res.Lines))
+		case r.g.Verbose:
+			r.lines.println(fmt.Sprintf("run %s: rotate: %s", site, rotateSummary(res, opt)))
 		}
 	}
 	if !c.NoRequeue && ctx.Err() == nil {
@@ -242,6 +242,9 @@ func (r *runner) site(ctx context.Context, site string) int {
 	} else if len(files) == 0 {
 		if status == ExitOK {
 			r.lines.step(site, "nothing to send")
+		}
+		if r.g.Verbose {
+			r.lines.println(fmt.Sprintf("run %s: send: %s", site, nothingQueued(q)))
 		}
 		return status
 	}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -341,5 +342,53 @@ site stuck {
 	}
 	if l.backlogCount("stuck") != 1 {
 		t.Errorf("site stuck: want its backlog still queued, have %v", l.queueFiles("stuck"))
+	}
+}
+
+// TestFirstTryExplains is the guide's first try on a real innd: with the default
+// thresholds "nxmit -v run" rotates nothing and says why, and that nothing is queued;
+// status counts the articles waiting in the feed file, its age and when it rotates;
+// "rotate --force" then "send" moves them.
+func TestFirstTryExplains(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig(fmt.Sprintf("site peer {\n host: 127.0.0.1\n port: %d\n}\n", l.receiver.Port))
+	mids := l.inject(150)
+
+	_, stderr, status := l.nxmit("-v", "run")
+	if status != 0 || !regexp.MustCompile(`run peer: rotate: feed [0-9.]+K, [0-9]+s old: rotates at 10M or 4m old \(in [0-9m]+s\)`).MatchString(stderr) ||
+		!strings.Contains(stderr, "run peer: send: nothing queued") {
+		t.Errorf("-v run: status %d, stderr %q; want why nothing moved", status, stderr)
+	}
+	stdout, _, status := l.nxmit("status")
+	if status != 0 || !regexp.MustCompile(`(?m)^peer +[0-9.]+K \(150\) +0 +150 `).MatchString(stdout) ||
+		!strings.Contains(stdout, "peer: feed ") {
+		t.Errorf("status: %d\n%s\nwant the feed's 150 articles under ARTICLES and when it rotates", status, stdout)
+	}
+	stdout, _, _ = l.nxmit("status", "--json")
+	var rep struct {
+		Sites []struct {
+			Feed          struct{ Articles int64 }
+			FeedAge       *float64 `json:"feed_age_seconds"`
+			FeedRotatesIn *float64 `json:"feed_rotates_in_seconds"`
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Sites) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, stdout)
+	}
+	if s := rep.Sites[0]; s.Feed.Articles != 150 || s.FeedAge == nil || s.FeedRotatesIn == nil || *s.FeedRotatesIn > 240 {
+		t.Errorf("status --json: %s", stdout)
+	}
+
+	if _, stderr, status := l.nxmit("rotate", "--force", "peer"); status != 0 || stderr != "" {
+		t.Fatalf("rotate --force: %d %q", status, stderr)
+	}
+	if _, stderr, status := l.nxmit("-v", "send", "peer"); status != 0 || !strings.Contains(stderr, "peer stats offered 150 accepted 150 ") {
+		t.Fatalf("send: %d %q", status, stderr)
+	}
+	if m := l.missing(mids); len(m) != 0 {
+		t.Errorf("receiver lacks %d articles", len(m))
+	}
+	if _, stderr, _ := l.nxmit("-v", "send", "peer"); !strings.Contains(stderr, "send peer: nothing queued") {
+		t.Errorf("idle send -v: %q", stderr)
 	}
 }

@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -78,6 +80,9 @@ func (c *SendCmd) Run(g *Globals) error {
 	progress.finish(err != nil || ctx.Err() != nil || st.Queued > 0)
 	if !isLocked(err) {
 		writeMetricsFile(g, opt.Warn)
+	}
+	if err == nil && st.Connections == 0 && g.Verbose {
+		fmt.Fprintf(os.Stderr, "send %s: %s\n", c.Site, nothingQueued(q))
 	}
 	if st.Connections > 0 {
 		g.logStats(peer.Site, st)

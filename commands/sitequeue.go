@@ -92,3 +92,13 @@ func otherSites(all []string, site string) []string {
 	}
 	return out
 }
+
+// nothingQueued says, for -v, why a send pass had nothing to do: no backlog, and
+// perhaps deferrals still waiting for their retry delay.
+func nothingQueued(q batch.Queue) string {
+	msg := "nothing queued"
+	if d, err := q.Deferrals(); err == nil && len(d) > 0 {
+		msg += fmt.Sprintf(" (%d deferral file(s) wait for the retry delay)", len(d))
+	}
+	return msg
+}

@@ -133,6 +133,12 @@ type siteStatus struct {
 	MaxRate    int64  `json:"max_rate"` // bytes per second, 0: no cap
 
 	Feed     *fileStatus `json:"feed"`     // S, or null
+	// FeedAge is the feed file's age (since innd created it), null when unknown;
+	// FeedRotation says when it rotates ("due", or why not yet), FeedRotatesIn in how
+	// many seconds by the age rule (null: not by age).
+	FeedAge       *float64 `json:"feed_age_seconds"`
+	FeedRotation  string   `json:"feed_rotation,omitempty"`
+	FeedRotatesIn *float64 `json:"feed_rotates_in_seconds"`
 	Rotating *fileStatus `json:"rotating"` // S.rotating, or null
 	Defer    *fileStatus `json:"defer"`    // S.defer, or null
 	// Quarantine is S.bad, the malformed lines kept with their FILE:LINE, or null.
@@ -214,6 +220,27 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 	note := func(format string, args ...any) { st.Notes = append(st.Notes, fmt.Sprintf(format, args...)) }
 
 	st.Feed = statFile(q.FeedPath())
+	if st.Feed != nil {
+		e := batch.EstimateFile(batch.File{Path: st.Feed.Path, Size: st.Feed.Size})
+		st.Feed.Lines, st.Feed.Articles, st.Feed.Exact = e.Lines, e.Pending, e.Exact
+		size, age := q.FeedStat(now)
+		rot := batch.RotateOptions{MinSize: s.RotateMinSize, MaxAge: s.RotateMaxAge}
+		if age >= 0 {
+			a := age.Seconds()
+			st.FeedAge = &a
+		}
+		st.FeedRotation = rot.Waiting(size, age)
+		if rot.Due(size, age) {
+			st.FeedRotation = "due: the next rotate or run rotates it"
+		}
+		if in := rot.DueIn(size, age); in >= 0 {
+			d := in.Seconds()
+			st.FeedRotatesIn = &d
+		}
+		if size > 0 {
+			note("%s", st.FeedRotation)
+		}
+	}
 	st.Rotating = statFile(q.RotatingPath())
 	st.Defer = statFile(q.DeferPath())
 	if st.Quarantine = statFile(q.BadPath()); st.Quarantine != nil {
@@ -384,6 +411,9 @@ func (r statusReport) print(w io.Writer, files bool) error {
 		feed := "-"
 		if s.Feed != nil {
 			feed = humanBytes(s.Feed.Size)
+			if s.Feed.Size > 0 {
+				feed += " (" + count(s.Feed.Articles, s.Feed.Exact) + ")"
+			}
 		}
 		if s.Rotating != nil {
 			feed += " +rotating"
@@ -449,33 +479,29 @@ func (r statusReport) print(w io.Writer, files bool) error {
 	return nil
 }
 
+// articles is the ARTICLES column: every article queued, in the feed file and the
+// backlogs (a feed file holding hundreds must not read 0).
 func articles(s siteStatus) string {
-	exact := true
+	exact, n := true, s.BacklogArticles
 	for _, f := range s.Backlogs {
 		exact = exact && f.Exact
 	}
-	if exact {
-		return strconv.FormatInt(s.BacklogArticles, 10)
+	if s.Feed != nil {
+		exact, n = exact && s.Feed.Exact, n+s.Feed.Articles
 	}
-	return "~" + humanCount(s.BacklogArticles)
+	return count(n, exact)
+}
+
+// count writes an exact count as it is, an estimate with ~.
+func count(n int64, exact bool) string {
+	if exact {
+		return strconv.FormatInt(n, 10)
+	}
+	return "~" + humanCount(n)
 }
 
 // humanBytes writes a size with powers of 1024, as ls -h does.
-func humanBytes(n int64) string {
-	if n < 1024 {
-		return strconv.FormatInt(n, 10)
-	}
-	f, units := float64(n), "KMGTPE"
-	i := -1
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if f < 10 {
-		return fmt.Sprintf("%.1f%c", f, units[i])
-	}
-	return fmt.Sprintf("%.0f%c", f, units[i])
-}
+func humanBytes(n int64) string { return batch.HumanBytes(n) }
 
 // humanCount writes an estimated count with two or three significant digits.
 func humanCount(n int64) string {
