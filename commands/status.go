@@ -132,15 +132,15 @@ type siteStatus struct {
 	TLS        string `json:"tls"`      // "tls", "starttls", "starttls optional" or ""
 	MaxRate    int64  `json:"max_rate"` // bytes per second, 0: no cap
 
-	Feed     *fileStatus `json:"feed"`     // S, or null
+	Feed *fileStatus `json:"feed"` // S, or null
 	// FeedAge is the feed file's age (since innd created it), null when unknown;
 	// FeedRotation says when it rotates ("due", or why not yet), FeedRotatesIn in how
 	// many seconds by the age rule (null: not by age).
-	FeedAge       *float64 `json:"feed_age_seconds"`
-	FeedRotation  string   `json:"feed_rotation,omitempty"`
-	FeedRotatesIn *float64 `json:"feed_rotates_in_seconds"`
-	Rotating *fileStatus `json:"rotating"` // S.rotating, or null
-	Defer    *fileStatus `json:"defer"`    // S.defer, or null
+	FeedAge       *float64    `json:"feed_age_seconds"`
+	FeedRotation  string      `json:"feed_rotation,omitempty"`
+	FeedRotatesIn *float64    `json:"feed_rotates_in_seconds"`
+	Rotating      *fileStatus `json:"rotating"` // S.rotating, or null
+	Defer         *fileStatus `json:"defer"`    // S.defer, or null
 	// Quarantine is S.bad, the malformed lines kept with their FILE:LINE, or null.
 	Quarantine *fileStatus `json:"quarantine"`
 
