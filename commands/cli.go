@@ -28,6 +28,8 @@ type CLI struct {
 	Status     StatusCmd     `cmd:"" help:"Show the queue of each site: feed file, backlogs, deferrals, locks."`
 	Trace      TraceCmd      `cmd:"" help:"Where is an article (feed, backlog, deferral, quarantine) and what happened to it, per site."`
 	Run        RunCmd        `cmd:"" help:"For the crontab: rotate, requeue and send every configured site."`
+	Hold       HoldCmd       `cmd:"" help:"Pause sending to a site (its block in nxmit.conf stays)."`
+	Release    ReleaseCmd    `cmd:"" aliases:"unhold" help:"Resume sending to a site paused by 'nxmit hold'."`
 	Innxmit    InnxmitCmd    `cmd:"" help:"Behave as INN's innxmit (also when invoked under that name)." passthrough:""`
 	Check      CheckCmd      `cmd:"" help:"Check the setup: inn.conf, nxmit.conf, passwd.nntp, newsfeeds entries, the outgoing directory, and optionally the peers."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`

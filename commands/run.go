@@ -14,6 +14,7 @@ import (
 	"nxmit/batch"
 	"nxmit/config"
 	"nxmit/innctl"
+	"nxmit/logging"
 	"nxmit/nntp"
 	"nxmit/spoolfmt"
 	"nxmit/xmit"
@@ -179,26 +180,38 @@ type runner struct {
 }
 
 // site runs the steps of one site and returns its exit status. Problems are reported
-// on stderr as they happen.
-func (r *runner) site(ctx context.Context, site string) int {
+// on stderr when the site's steps are done, as its last-run record allows (a failure
+// repeated the same way is quiet until it has lasted alert-after).
+func (r *runner) site(ctx context.Context, site string) (status int) {
 	c := r.cmd
-	status := ExitOK
-	fail := func(step string, err error) {
-		r.lines.println(fmt.Sprintf("nxmit: run %s: %s: %v", site, step, err))
-		r.lines.step(site, step+" failed")
-		status = worseStatus(status, Status(err))
-	}
-	warn := func(step string) func(string) {
-		return func(msg string) { r.lines.println(fmt.Sprintf("nxmit: run %s: %s: %s", site, step, msg)) }
-	}
 	p, err := resolvePeer(r.g, site, r.layer)
 	if err != nil {
-		fail("configuration", err)
-		return status
+		r.lines.println(fmt.Sprintf("nxmit: run %s: configuration: %v", site, err))
+		r.lines.step(site, "configuration failed")
+		return Status(err)
 	}
 	s := p.Settings
 	q := batch.Queue{Dir: r.dir, Site: site, OtherSites: otherSites(r.sites, site)}
 	command := "nxmit run " + site
+	rep := newPassReport(r.g, q, command, "nxmit: run "+site+": ")
+	rep.out = r.lines.println
+	fail := func(step string, err error) {
+		rep.fail(step, err)
+		r.lines.step(site, step+" failed")
+	}
+	warn := func(step string) func(string) { return func(msg string) { rep.warn(step, msg) } }
+	var st xmit.Stats
+	// The record describes passes that sent or failed: a run that only rotated
+	// (--no-send, nothing queued, a site on hold) must not pass for a recovery.
+	record, sent := true, false
+	defer func() {
+		if record && (sent || rep.status != ExitOK) {
+			rep.finish(st, s.AlertAfter, !stderrIsTerminal())
+		} else {
+			rep.print()
+		}
+		status = rep.status
+	}()
 
 	if !c.NoRotate && ctx.Err() == nil {
 		r.lines.step(site, "rotating")
@@ -209,8 +222,13 @@ func (r *runner) site(ctx context.Context, site string) int {
 		case isLocked(err):
 		case err != nil:
 			fail("rotate", err)
-		case r.g.Verbose:
-			r.lines.println(fmt.Sprintf("run %s: rotate: %s", site, rotateSummary(res, opt)))
+		default:
+			if res.Backlog != "" {
+				r.g.logger().LogAs(detailIdent, logging.Info, site+" rotate: "+rotateSummary(res, opt))
+			}
+			if r.g.Verbose {
+				r.lines.println(fmt.Sprintf("run %s: rotate: %s", site, rotateSummary(res, opt)))
+			}
 		}
 	}
 	if !c.NoRequeue && ctx.Err() == nil {
@@ -225,28 +243,38 @@ func (r *runner) site(ctx context.Context, site string) int {
 		case isLocked(err):
 		case err != nil:
 			fail("requeue", err)
-		case r.g.Verbose && st.Output != "":
-			r.lines.println(fmt.Sprintf("run %s: requeued %s", site, filepath.Base(st.Output)))
+		case st.Output != "":
+			r.g.logger().LogAs(detailIdent, logging.Info, site+" requeue: "+filepath.Base(st.Output))
+			if r.g.Verbose {
+				r.lines.println(fmt.Sprintf("run %s: requeued %s", site, filepath.Base(st.Output)))
+			}
 		}
 	}
 	if c.NoSend || ctx.Err() != nil {
-		if status == ExitOK {
+		if rep.status == ExitOK {
 			r.lines.step(site, "done")
 		}
-		return status
+		return
+	}
+	if why := heldBy(q, s, r.conf.Where(site, "hold")); why != "" {
+		r.lines.step(site, "held")
+		if r.g.Verbose {
+			r.lines.println(fmt.Sprintf("run %s: send: %s", site, why))
+		}
+		return
 	}
 	files, err := q.Backlogs()
 	if err != nil {
 		fail("send", err)
-		return status
+		return
 	} else if len(files) == 0 {
-		if status == ExitOK {
+		if rep.status == ExitOK {
 			r.lines.step(site, "nothing to send")
 		}
 		if r.g.Verbose {
 			r.lines.println(fmt.Sprintf("run %s: send: %s", site, nothingQueued(q)))
 		}
-		return status
+		return
 	}
 	r.lines.step(site, "waiting for a connection")
 
@@ -256,7 +284,7 @@ func (r *runner) site(ctx context.Context, site string) int {
 	got, err := r.slots.Acquire(ctx, min(p.Connections, share))
 	if err != nil {
 		r.lines.step(site, "run time up: backlogs stay queued")
-		return status
+		return
 	}
 	defer r.slots.Release(got)
 	opt := p.sendOptions()
@@ -265,7 +293,7 @@ func (r *runner) site(ctx context.Context, site string) int {
 	opt.Store = r.store
 	if opt.Shape, err = p.shaper(r.store); err != nil {
 		fail("send", err)
-		return status
+		return
 	}
 	opt.Warn = warn("send")
 	opt.Command = command
@@ -279,7 +307,8 @@ func (r *runner) site(ctx context.Context, site string) int {
 		opt.Progress = func(n int64) { r.lines.add(site, n) }
 	}
 	defer auditPass(&opt, p, q, opt.Warn)()
-	st, err := xmit.Send(ctx, opt)
+	sent = true
+	st, err = xmit.Send(ctx, opt)
 	switch {
 	case err == nil:
 		r.lines.step(site, fmt.Sprintf("sent: %d offered, %d accepted, %d left queued", st.Offered, st.Accepted, st.Unsent))
@@ -291,11 +320,12 @@ func (r *runner) site(ctx context.Context, site string) int {
 	}
 	switch {
 	case isLocked(err):
+		record = false // the holder's pass writes the record
 	case err != nil:
 		r.g.logSendError(p.Site, err)
 		fail("send", authHint(p, err))
 	}
-	return status
+	return
 }
 
 // runGrace is the part of a run's time kept for the replies due when the sites stop

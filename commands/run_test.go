@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"nxmit/batch"
 	"nxmit/internal/innlab"
 	"nxmit/logging/syslogtest"
 	"nxmit/nntp/nntptest"
@@ -123,7 +124,7 @@ func (l *opLab) queueFiles(site string) []string {
 	names, _ := filepath.Glob(filepath.Join(l.sender.Outgoing, site+".*"))
 	var out []string
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") { // locks and running totals are not queue files
+		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") && !strings.HasSuffix(n, batch.LastRunSuffix) { // locks, running totals and last-run records are not queue files
 			out = append(out, filepath.Base(n))
 		}
 	}
@@ -390,5 +391,109 @@ func TestFirstTryExplains(t *testing.T) {
 	}
 	if _, stderr, _ := l.nxmit("-v", "send", "peer"); !strings.Contains(stderr, "send peer: nothing queued") {
 		t.Errorf("idle send -v: %q", stderr)
+	}
+}
+
+// TestRunAlertAfter: a peer that stays down makes cron mail once, not every run: the
+// first failure is printed, the same failure again is only logged (still exit 75),
+// after alert-after it is said once more, and the recovery is said when the peer is
+// back. Status shows the last run and its error; the record is S.lastrun.
+func TestRunAlertAfter(t *testing.T) {
+	l := newOpLab(t)
+	conf := "site peer {\n host: 127.0.0.1\n port: %d\n rotate-min-size: 0\n rotate-max-age: 0\n connect-timeout: 5s\n alert-after: 3s\n}\n"
+	l.writeConfig(fmt.Sprintf(conf, 1))
+	mids := l.inject(10)
+	_, stderr, status := l.nxmit("run")
+	if status != 75 || !strings.Contains(stderr, "nxmit: run peer: send: ") {
+		t.Fatalf("first failure: status %d, stderr %q", status, stderr)
+	}
+	start := time.Now()
+	l.inject(5)
+	if _, stderr, status := l.nxmit("run"); status != 75 || stderr != "" {
+		t.Errorf("the same failure again: status %d, stderr %q; want 75 and silence", status, stderr)
+	}
+	stdout, _, _ := l.nxmit("status")
+	if !strings.Contains(stdout, "temporary ") || !strings.Contains(stdout, "peer: last run ") || !strings.Contains(stdout, "connect failed") {
+		t.Errorf("status does not show the failing last run:\n%s", stdout)
+	}
+	stdout, _, _ = l.nxmit("status", "--json")
+	if !strings.Contains(stdout, `"last_run": {`) || !strings.Contains(stdout, `"failing_since": `) {
+		t.Errorf("status --json lacks last_run:\n%s", stdout)
+	}
+	time.Sleep(time.Until(start.Add(3 * time.Second)))
+	_, stderr, status = l.nxmit("run")
+	if status != 75 || !strings.Contains(stderr, "nxmit: run peer: still failing the same way since ") {
+		t.Errorf("after alert-after: status %d, stderr %q", status, stderr)
+	}
+	if _, stderr, _ := l.nxmit("run"); stderr != "" {
+		t.Errorf("after the alert: stderr %q, want silence", stderr)
+	}
+	found := 0
+	for _, m := range l.syslog.Messages() {
+		if m.Ident == "nxmit" && strings.Contains(m.Text, "run peer: send: ") && strings.Contains(m.Text, "connect failed") {
+			found++
+		}
+	}
+	if found != 4 {
+		t.Errorf("%d failures logged, want all 4", found)
+	}
+
+	l.writeConfig(fmt.Sprintf(conf, l.receiver.Port))
+	_, stderr, status = l.nxmit("run")
+	if status != 0 || !strings.Contains(stderr, "nxmit: run peer: recovered after failing since ") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("recovery: status %d, stderr %q", status, stderr)
+	}
+	if m := l.missing(l.mids); len(m) != 0 {
+		t.Errorf("receiver lacks %d of %d", len(m), len(l.mids))
+	}
+	_ = mids
+	if _, stderr, status := l.nxmit("run"); status != 0 || stderr != "" {
+		t.Errorf("after recovery: status %d, stderr %q", status, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(l.sender.Outgoing, "peer.lastrun")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHold: 'nxmit hold' and "hold: yes" pause sending (run still rotates), status
+// says so, 'nxmit release' resumes.
+func TestHold(t *testing.T) {
+	l := newOpLab(t)
+	conf := "site peer {\n host: 127.0.0.1\n port: %d\n rotate-min-size: 0\n rotate-max-age: 0\n%s}\n"
+	l.writeConfig(fmt.Sprintf(conf, l.receiver.Port, ""))
+	mids := l.inject(20)
+	if _, stderr, status := l.nxmit("hold", "peer", "peer", "migrating"); status != 0 || stderr != "" {
+		t.Fatalf("hold: %d %q", status, stderr)
+	}
+	_, stderr, status := l.nxmit("-v", "run")
+	if status != 0 || !strings.Contains(stderr, "run peer: send: held (held by ") {
+		t.Errorf("held run: %d %q", status, stderr)
+	}
+	if l.backlogCount("peer") != 1 || len(l.missing(mids)) != len(mids) {
+		t.Errorf("held site: rotated %d backlogs, sent %d", l.backlogCount("peer"), len(mids)-len(l.missing(mids)))
+	}
+	if stdout, _, _ := l.nxmit("status"); !strings.Contains(stdout, "held; ") || !strings.Contains(stdout, "migrating") {
+		t.Errorf("status of a held site:\n%s", stdout)
+	}
+	if _, stderr, status := l.nxmit("send", "peer"); status != 0 || !strings.Contains(stderr, "'nxmit release peer' resumes sending") {
+		t.Errorf("send of a held site: %d %q", status, stderr)
+	}
+	if _, stderr, status := l.nxmit("unhold", "peer"); status != 0 || stderr != "" {
+		t.Errorf("unhold: %d %q", status, stderr)
+	}
+	// hold: yes in nxmit.conf holds it until the line goes.
+	l.writeConfig(fmt.Sprintf(conf, l.receiver.Port, " hold: yes\n"))
+	if _, stderr, _ := l.nxmit("send", "peer"); !strings.Contains(stderr, "nxmit.conf:6); remove it to resume sending") {
+		t.Errorf("send, hold: yes: %q", stderr)
+	}
+	if _, stderr, status := l.nxmit("release", "peer"); status != 1 || !strings.Contains(stderr, "still held by hold: yes in ") {
+		t.Errorf("release, hold: yes: %d %q", status, stderr)
+	}
+	l.writeConfig(fmt.Sprintf(conf, l.receiver.Port, ""))
+	if _, stderr, status := l.nxmit("run"); status != 0 || stderr != "" {
+		t.Errorf("released run: %d %q", status, stderr)
+	}
+	if m := l.missing(mids); len(m) != 0 {
+		t.Errorf("after release the receiver lacks %d", len(m))
 	}
 }

@@ -61,6 +61,14 @@ func (c *SendCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	sites, err := g.SiteConfig()
+	if err != nil {
+		return err
+	}
+	if why := heldBy(q, peer.Settings, sites.Where(c.Site, "hold")); why != "" {
+		fmt.Fprintf(os.Stderr, "nxmit: send %s: %s\n", c.Site, why)
+		return nil
+	}
 	opt := peer.sendOptions()
 	opt.Queue = q
 	opt.Store = store
@@ -91,5 +99,18 @@ func (c *SendCmd) Run(g *Globals) error {
 		// "connect failed", "authenticate failed": the forms innreport counts.
 		g.logSendError(peer.Site, err)
 	}
-	return authHint(peer, err)
+	if isLocked(err) {
+		return err // the holder's pass writes the record
+	}
+	// The failure is printed by the report (or kept quiet when it repeats the last
+	// one's), not by main.
+	rep := newPassReport(g, q, "nxmit send "+c.Site, "nxmit: send "+c.Site+": ")
+	if err != nil {
+		msg := authHint(peer, err).Error()
+		rep.lines = append(rep.lines, "nxmit: "+msg)
+		rep.errs = append(rep.errs, msg)
+		rep.status = Status(err)
+	}
+	rep.finish(st, peer.AlertAfter, !stderrIsTerminal())
+	return worstStatus(rep.status)
 }

@@ -102,3 +102,15 @@ func nothingQueued(q batch.Queue) string {
 	}
 	return msg
 }
+
+// heldBy says why the site is not sent to, or "": 'nxmit hold' (the S.hold marker) or
+// "hold: yes" in nxmit.conf (where says FILE:LINE).
+func heldBy(q batch.Queue, s config.Settings, where string) string {
+	if held, note := q.Held(); held {
+		return fmt.Sprintf("held (%s); 'nxmit release %s' resumes sending", orWord(note, "nxmit hold"), q.Site)
+	}
+	if s.Hold {
+		return fmt.Sprintf("held by hold: yes (%s); remove it to resume sending", orWord(where, "nxmit.conf"))
+	}
+	return ""
+}

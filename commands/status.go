@@ -159,6 +159,15 @@ type siteStatus struct {
 	audit.Measure
 	Totals audit.Totals `json:"totals"` // from S.totals: counters and the last send pass
 
+	NextRequeue *time.Time `json:"next_requeue"` // when the first deferral file is due
+
+	// LastRun is the record of the site's last send or run pass, null when none.
+	LastRun *batch.LastRun `json:"last_run"`
+	// Held says why the site is not sent to ("" when it is).
+	Held string `json:"held,omitempty"`
+	// TempFiles are the site's leftover *.tmp files (a crash while writing one).
+	TempFiles []string `json:"temp_files"`
+
 	Locks []lockStatus `json:"locks"`
 	Notes []string     `json:"notes"`
 }
@@ -173,6 +182,7 @@ type fileStatus struct {
 	Lines      int64     `json:"lines,omitempty"`    // all lines, blanked ones included
 	Articles   int64     `json:"articles,omitempty"` // lines still to send
 	Exact      bool      `json:"exact,omitempty"`    // counted, not estimated
+	Due        time.Time `json:"due,omitzero"`       // deferrals: when requeue takes it
 }
 
 type lockStatus struct {
@@ -269,6 +279,39 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 		return st, err
 	}
 	st.Deferrals, st.DeferredBytes, st.DeferredArticles, st.OldestDeferral = describeFiles(deferrals)
+	for i := range st.Deferrals {
+		if c := st.Deferrals[i].Created; !c.IsZero() {
+			due := c.Add(s.RetryDelay)
+			st.Deferrals[i].Due = due
+			if st.NextRequeue == nil || due.Before(*st.NextRequeue) {
+				st.NextRequeue = &due
+			}
+		}
+	}
+	if st.NextRequeue != nil {
+		if d := st.NextRequeue.Sub(now); d > 0 {
+			note("deferred articles are requeued in %s (retry delay %s)", ago(d), shortDuration(s.RetryDelay))
+		}
+	}
+	if r, ok := q.ReadLastRun(); ok {
+		st.LastRun = &r
+		switch {
+		case r.Result != batch.ResultOK && !r.FailingSince.IsZero() && r.FailingSince.Before(r.Time):
+			note("last run %s ago failed (failing since %s ago): %s", ago(now.Sub(r.Time)), ago(now.Sub(r.FailingSince)), r.Error)
+		case r.Result != batch.ResultOK:
+			note("last run %s ago failed: %s", ago(now.Sub(r.Time)), r.Error)
+		case r.LastError != "":
+			note("last error %s ago: %s", ago(now.Sub(r.LastErrorTime)), r.LastError)
+		}
+	}
+	where := ""
+	if s.Line("hold") > 0 {
+		where = fmt.Sprintf("nxmit.conf:%d", s.Line("hold"))
+	}
+	if st.Held = heldBy(q, s, where); st.Held != "" {
+		note("%s", st.Held)
+	}
+	st.TempFiles = []string{}
 
 	locks := map[string]lockStatus{}
 	for _, k := range []batch.LockKind{batch.SendLock, batch.QueueLock} {
@@ -301,10 +344,17 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 	if st.Oldest != nil && now.Sub(*st.Oldest) > 24*time.Hour {
 		note("the oldest backlog is %s old: is the peer %s reachable?", ago(now.Sub(*st.Oldest)), s.Host)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(q.Dir, globEscape(q.Site)+".[BD].*"+batch.TempSuffix))
+	leftovers, _ := filepath.Glob(filepath.Join(q.Dir, globEscape(q.Site)+".*"+batch.TempSuffix))
 	for _, p := range leftovers {
-		if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > time.Hour {
+		fi, err := os.Stat(p)
+		if err != nil || now.Sub(fi.ModTime()) <= time.Hour {
+			continue // being written now, most likely
+		}
+		st.TempFiles = append(st.TempFiles, p)
+		if strings.Contains(filepath.Base(p), ".B.") || strings.Contains(filepath.Base(p), ".D.") {
 			note("%s: a temporary file from %s ago, left by a crash; it is never sent (remove it, or 'nxmit merge' it)", filepath.Base(p), ago(now.Sub(fi.ModTime())))
+		} else {
+			note("%s: a temporary file from %s ago, left by a crash (remove it)", filepath.Base(p), ago(now.Sub(fi.ModTime())))
 		}
 	}
 	dones, _ := filepath.Glob(filepath.Join(q.Dir, globEscape(q.Site)+".B.*"+batch.ProgressSuffix))
@@ -406,7 +456,7 @@ func (r statusReport) print(w io.Writer, files bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tFEED\tBACKLOGS\tARTICLES\tOLDEST\tQUEUED\tOLDEST ARTICLE\tDEFERRED\tLOCKED")
+	fmt.Fprintln(tw, "SITE\tFEED\tBACKLOGS\tARTICLES\tOLDEST\tQUEUED\tOLDEST ARTICLE\tDEFERRED\tLOCKED\tLAST RUN")
 	for _, s := range r.Sites {
 		feed := "-"
 		if s.Feed != nil {
@@ -439,8 +489,15 @@ func (r statusReport) print(w io.Writer, files bool) error {
 				locked = append(locked, l.Kind)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, feed, backlogs, articles(s), oldest,
-			queuedColumn(s.Measure), oldestArticleColumn(s.Measure), deferred, orWord(strings.Join(locked, ","), "-"))
+		last := "-"
+		if s.LastRun != nil {
+			last = s.LastRun.Result + " " + ago(r.Time.Sub(s.LastRun.Time)) + " ago"
+		}
+		if s.Held != "" {
+			last = "held; " + last
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, feed, backlogs, articles(s), oldest,
+			queuedColumn(s.Measure), oldestArticleColumn(s.Measure), deferred, orWord(strings.Join(locked, ","), "-"), last)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -74,6 +74,8 @@ type Settings struct {
 	BindAddress   string        // source addresses: one IPv4, one IPv6, or both
 	Family        string        // "any", "ipv4" or "ipv6"
 	MaxRate       int64         // bytes per second, all the site's connections together (0: no cap)
+	AlertAfter    time.Duration // a failure repeated the same way is quiet on stderr this long
+	Hold          bool          // do not send (rotate and requeue go on)
 
 	set   uint64         // bit i: siteKeys[i] given
 	lines map[string]int // line of each key given in a file
@@ -159,6 +161,8 @@ func Builtin() Settings {
 		{"tls-verify", "yes"},
 		{"family", "any"},
 		{"max-rate", "0"},
+		{"alert-after", "1h"},
+		{"hold", "no"},
 	} {
 		if err := s.Set(kv[0], kv[1], 0); err != nil {
 			panic("config: bad built-in default: " + err.Error())

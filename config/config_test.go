@@ -52,7 +52,7 @@ func TestParseSample(t *testing.T) {
 		Host: "news.hub.example", Port: 433, Connections: 8, Window: 256, Check: "adaptive",
 		Streaming: true, ConnectTimeout: 30 * time.Second, ReplyTimeout: 2 * time.Minute,
 		User: "feeder", Password: `s3cret; "really" # not a comment`, MaxTime: 10 * time.Minute,
-		Compress: true, RetryDelay: 10 * time.Minute, RotateMinSize: 10 << 20, RotateMaxAge: 4 * time.Minute,
+		Compress: true, RetryDelay: 10 * time.Minute, AlertAfter: time.Hour, RotateMinSize: 10 << 20, RotateMaxAge: 4 * time.Minute,
 		StartTLS: "no", TLSVerify: true, Family: "any",
 	}
 	if !sameValues(hub, want) {

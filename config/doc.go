@@ -95,6 +95,9 @@
 //	bind-address     source address: an IPv4 address, an IPv6 address, or one of each
 //	family           any, ipv4 or ipv6: which of the peer's addresses are dialed (default any)
 //	max-rate         bytes per second of the site's connections together (default none)
+//	alert-after      a pass failing the same way as the last one is logged but quiet on
+//	                 stderr until the failure has lasted this long (default 1h; 0: always speak)
+//	hold             yes: do not send to this site (rotate and requeue go on); as 'nxmit hold'
 //
 // Precedence, highest first: the command line, the site block, the defaults block, the
 // built-in default.

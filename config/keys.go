@@ -57,6 +57,8 @@ var siteKeys = []siteKey{
 	strKey("bind-address", func(s *Settings) *string { return &s.BindAddress }, checkBindAddress),
 	strKey("family", func(s *Settings) *string { return &s.Family }, checkFamily),
 	int64Key("max-rate", func(s *Settings) *int64 { return &s.MaxRate }, true),
+	durKey("alert-after", func(s *Settings) *time.Duration { return &s.AlertAfter }, false),
+	boolKey("hold", func(s *Settings) *bool { return &s.Hold }),
 }
 
 // checkHashFeed accepts what filter --hash accepts (linefilter.ParseHashFeed), or "" for
