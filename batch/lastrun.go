@@ -77,7 +77,6 @@ func (q Queue) WriteLastRun(r LastRun) error {
 	if err != nil {
 		return fmt.Errorf("last-run record: %w", err)
 	}
-	adoptDirOwner(f)
 	_, err = f.Write(append(data, '\n'))
 	if err == nil {
 		err = f.Sync()
@@ -172,7 +171,6 @@ func (q Queue) Hold(note string) error {
 	if err != nil {
 		return fmt.Errorf("hold %s: %w", q.Site, err)
 	}
-	adoptDirOwner(f)
 	_, err = f.WriteString(oneLine(note) + "\n")
 	if err == nil {
 		err = f.Sync()

@@ -107,7 +107,9 @@ func TestFilterCommand(t *testing.T) {
 		t.Errorf("--stats: %q", stderr)
 	}
 
-	// The README's pipeline: filter into merge, with real files on both ends.
+	// The README's pipeline: filter into merge, with real files on both ends, into a
+	// configured site (merge refuses a site it does not know).
+	os.WriteFile(filepath.Join(s.dir, "etc", "nxmit.conf"), []byte("site peer {\n host: 127.0.0.1\n}\n"), 0o644)
 	old := qtWrite(t, filepath.Join(s.dir, "peer.old"), a, b, c, tok+" "+qtMID(4), a)
 	pipeline := fmt.Sprintf("%[1]s --innconf %[2]s filter --exists --max-age 1d --dedupe < %[3]s | %[1]s --innconf %[2]s merge peer -", bin, s.innconf, old)
 	if out, err := exec.Command("/bin/sh", "-c", pipeline).CombinedOutput(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"nxmit/config"
@@ -18,15 +19,42 @@ import (
 // innreport's report lists no unknown entries.
 const detailIdent = "nxmit"
 
-// logger returns the Logger for statistics: --log-file, else the configuration file's
-// log-file, else syslog; the ident from --log-ident, else the file's log-ident, else
-// innxmit. A log file that cannot be opened is reported once, and syslog is used.
-func (g *Globals) logger() *logging.Logger {
-	opt := logging.Options{Ident: g.LogIdent, File: g.LogFile, Socket: g.SyslogSocket}
-	if conf, err := g.SiteConfig(); err == nil {
-		if opt.File == "" {
-			opt.File = conf.LogFile
+// FallbackLogName is the log file nxmit writes in INN's pathlog when there is neither a
+// syslog socket nor a configured log file: statistics are never silently lost.
+const FallbackLogName = "nxmit.log"
+
+// logDestination returns where the statistics go: the log file (--log-file, else
+// nxmit.conf's log-file, else, when there is no syslog socket, pathlog/nxmit.log) or ""
+// for syslog; fallback is set in the last case.
+func (g *Globals) logDestination() (file string, fallback bool) {
+	file = g.LogFile
+	if file == "" {
+		if conf, err := g.SiteConfig(); err == nil {
+			file = conf.LogFile
 		}
+	}
+	if file != "" || logging.SocketExists(g.SyslogSocket) {
+		return file, false
+	}
+	ic, err := g.InnConf()
+	if err != nil || ic.PathLog == "" {
+		return "", false
+	}
+	if fi, err := os.Stat(ic.PathLog); err != nil || !fi.IsDir() {
+		return "", false // no INN log directory either: nowhere sensible to write
+	}
+	return filepath.Join(ic.PathLog, FallbackLogName), true
+}
+
+// logger returns the Logger for statistics: --log-file, else the configuration file's
+// log-file, else syslog, else (no syslog socket) pathlog/nxmit.log; the ident from
+// --log-ident, else the file's log-ident, else innxmit. A log file that cannot be opened
+// is reported once, and syslog is used. (Started as root, nxmit runs as INN's user
+// before it gets here, so the file belongs to news.)
+func (g *Globals) logger() *logging.Logger {
+	opt := logging.Options{Ident: g.LogIdent, Socket: g.SyslogSocket}
+	opt.File, _ = g.logDestination()
+	if conf, err := g.SiteConfig(); err == nil {
 		// Kong fills in the default, so "innxmit" may mean "not given".
 		if (opt.Ident == "" || opt.Ident == logging.DefaultIdent) && conf.LogIdent != "" {
 			opt.Ident = conf.LogIdent

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,10 +95,23 @@ func TestInnreportCountsNxmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(data), "\n"); n != 2 {
-		t.Errorf("log file has %d lines, want the stats and times lines:\n%s", n, data)
+	// Everything that would go to syslog: the rotation, the stats and times lines,
+	// nxmit's detail line.
+	for _, want := range []string{" nxmit[", " peer rotate: installed peer.B.", " innxmit[", " peer stats offered 30 ", " peer times user ", " peer nxmit deferred 0 "} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("log file lacks %q:\n%s", want, data)
+		}
 	}
-	checkInnreport(t, innreport(t, logFile), "peer", 30, 30, 0, 0)
+	// innreport counts the innxmit lines; nxmit's own lines are its unknown entries.
+	var innxmitOnly []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if strings.Contains(line, " innxmit[") {
+			innxmitOnly = append(innxmitOnly, line)
+		}
+	}
+	os.WriteFile(logFile+".innxmit", []byte(strings.Join(innxmitOnly, "\n")+"\n"), 0o644)
+	checkInnreport(t, innreport(t, logFile+".innxmit"), "peer", 30, 30, 0, 0)
+	logFile += ".innxmit"
 	t.Logf("innreport on nxmit's log file:\n%s", innreport(t, logFile))
 }
 
@@ -120,5 +134,66 @@ func TestFailureLine(t *testing.T) {
 		if got := failureLine("news.example", tt.err); got != tt.want {
 			t.Errorf("failureLine(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestLogFallbackAndOwner: with no syslog socket and no log-file, statistics go to
+// pathlog/nxmit.log (and status says so) instead of being lost; a log file a run as root
+// creates belongs to the outgoing directory's owner, so that news's cron runs can
+// write it without a "permission denied" mail each time.
+func TestLogFallbackAndOwner(t *testing.T) {
+	l := newOpLab(t)
+	l.writeConfig(fmt.Sprintf("site peer {\n host: 127.0.0.1\n port: %d\n rotate-min-size: 0\n rotate-max-age: 0\n}\n", l.receiver.Port))
+	noSyslog := []string{"NXMIT_SYSLOG_SOCKET=" + filepath.Join(l.sender.Dir, "no-such-socket")}
+	run := func(asRoot bool, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := l.sender.Command(l.bin, args...)
+		if asRoot {
+			cmd = exec.Command(l.bin, args...)
+			cmd.Env = l.sender.Env()
+		}
+		cmd.Env = append(cmd.Env, noSyslog...)
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		status := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			status = ee.ExitCode()
+		}
+		return o.String(), e.String(), status
+	}
+	l.inject(25)
+	if _, stderr, status := run(false, "run"); status != 0 || stderr != "" {
+		t.Fatalf("run: %d %q", status, stderr)
+	}
+	fallback := filepath.Join(l.sender.PathLog, "nxmit.log")
+	data, err := os.ReadFile(fallback)
+	if err != nil || !strings.Contains(string(data), "innxmit[") || !strings.Contains(string(data), " peer stats offered 25 accepted 25 ") {
+		t.Fatalf("fallback log %s: %v\n%s", fallback, err, data)
+	}
+	if stdout, _, _ := run(false, "status"); !strings.Contains(stdout, "Statistics go to "+fallback+": there is no syslog socket") {
+		t.Errorf("status does not say where statistics go:\n%s", stdout)
+	}
+	if stdout, _, _ := run(false, "status", "--json"); !strings.Contains(stdout, `"log_fallback": true`) {
+		t.Errorf("status --json:\n%s", stdout)
+	}
+
+	if os.Geteuid() != 0 {
+		t.Skip("the ownership half needs root")
+	}
+	logFile := filepath.Join(l.sender.PathLog, "root-made.log")
+	l.inject(5)
+	if _, stderr, status := run(true, "--log-file", logFile, "run"); status != 0 || stderr != "" {
+		t.Fatalf("run as root: %d %q", status, stderr)
+	}
+	var fst, dst syscall.Stat_t
+	syscall.Stat(logFile, &fst)
+	syscall.Stat(l.sender.Outgoing, &dst)
+	if fst.Uid != dst.Uid || fst.Uid == 0 {
+		t.Errorf("log file owned by uid %d, outgoing directory by %d", fst.Uid, dst.Uid)
+	}
+	l.inject(5)
+	if _, stderr, status := run(false, "--log-file", logFile, "run"); status != 0 || stderr != "" {
+		t.Errorf("run as news after root: %d %q", status, stderr)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"nxmit/batch"
 	"nxmit/config"
 	"nxmit/innctl"
+	"nxmit/logging"
 )
 
 // RotateCmd turns sites' live feed files into backlogs. Options not given come from the
@@ -134,6 +135,9 @@ func (c *RotateCmd) rotate(ctx context.Context, g *Globals, site string, layer c
 	opt.Command = "nxmit rotate " + site
 	opt.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "nxmit: rotate %s: %s\n", site, msg) }
 	res, err := q.Rotate(ctx, opt)
+	if err == nil && res.Backlog != "" {
+		g.logger().LogAs(detailIdent, logging.Info, site+" rotate: "+rotateSummary(res, opt))
+	}
 	if err == nil && g.Verbose {
 		fmt.Fprintf(os.Stderr, "rotate %s: %s\n", site, rotateSummary(res, opt))
 	}

@@ -90,6 +90,7 @@ func buildStatus(g *Globals, sites []string) (statusReport, error) {
 	}
 	now := time.Now()
 	rep := statusReport{Outgoing: dir, Config: conf.Path, Time: now, Sites: []siteStatus{}}
+	rep.Log, rep.LogFallback = g.logDestination()
 	var pathRun string
 	var store *spoolfmt.Store
 	if ic, err := g.InnConf(); err == nil {
@@ -121,7 +122,11 @@ type statusReport struct {
 	Outgoing string       `json:"outgoing"`
 	Config   string       `json:"config"`
 	Time     time.Time    `json:"time"`
-	Sites    []siteStatus `json:"sites"`
+	// Log is where statistics go: a file, or "" for syslog; LogFallback is set when
+	// that file is pathlog's nxmit.log because there is no syslog socket.
+	Log         string       `json:"log"`
+	LogFallback bool         `json:"log_fallback"`
+	Sites       []siteStatus `json:"sites"`
 }
 
 type siteStatus struct {
@@ -501,6 +506,9 @@ func (r statusReport) print(w io.Writer, files bool) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.LogFallback {
+		fmt.Fprintf(w, "Statistics go to %s: there is no syslog socket (give log-file in nxmit.conf to choose another file).\n", r.Log)
 	}
 	for _, s := range r.Sites {
 		for _, l := range s.Locks {

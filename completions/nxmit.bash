@@ -94,6 +94,8 @@ _nxmit() {
             status:--config|status:--innconf|status:--outgoing|status:--log-file|status:--log-ident|status:--syslog-socket|status:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             trace:--config|trace:--innconf|trace:--outgoing|trace:--log-file|trace:--log-ident|trace:--syslog-socket|trace:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             run:--config|run:--innconf|run:--outgoing|run:--log-file|run:--log-ident|run:--syslog-socket|run:--passwd|run:--max-connections|run:--run-time|run:--rotate-min-size|run:--rotate-max-age|run:--retry-delay|run:--flush|run:--ctlinnd|run:--flush-timeout|run:--host|run:--port|run:-P|run:--connections|run:-c|run:--window|run:-w|run:--check|run:--connect-timeout|run:--reply-timeout|run:--user|run:--password|run:--max-time|run:-T|run:--max-articles|run:--article-log|run:--starttls|run:--tls-ca|run:--tls-server-name|run:--tls-cert|run:--tls-key|run:--bind-address|run:--family|run:--max-rate) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            hold:--config|hold:--innconf|hold:--outgoing|hold:--log-file|hold:--log-ident|hold:--syslog-socket|hold:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            release:--config|release:--innconf|release:--outgoing|release:--log-file|release:--log-ident|release:--syslog-socket|release:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             check:--config|check:--innconf|check:--outgoing|check:--log-file|check:--log-ident|check:--syslog-socket|check:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             completion:--config|completion:--innconf|completion:--outgoing|completion:--log-file|completion:--log-ident|completion:--syslog-socket|completion:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             version:--config|version:--innconf|version:--outgoing|version:--log-file|version:--log-ident|version:--syslog-socket|version:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
@@ -122,7 +124,7 @@ _nxmit() {
     fi
     [[ $cmd != innxmit ]] && _nxmit_values "$prev" && return
     case $cmd in
-        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run innxmit check completion version help' -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W 'send rotate requeue merge filter scan status trace run hold release innxmit check completion version help' -- "$cur")) ;;
         send)
             case $n in
                 0) _nxmit_sites ;;
@@ -156,6 +158,15 @@ _nxmit() {
         run)
             case $n in
                 *) _nxmit_sites ;;
+            esac ;;
+        hold)
+            case $n in
+                0) _nxmit_sites ;;
+                *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            esac ;;
+        release)
+            case $n in
+                0) _nxmit_sites ;;
             esac ;;
         innxmit) COMPREPLY=($(compgen -f -- "$cur")) ;;
         check)

@@ -60,6 +60,8 @@ complete -c nxmit -n __fish_use_subcommand -a scan -d 'Build a backlog (or stdou
 complete -c nxmit -n __fish_use_subcommand -a status -d 'Show the queue of each site: feed file, backlogs, deferrals, locks.'
 complete -c nxmit -n __fish_use_subcommand -a trace -d 'Where is an article (feed, backlog, deferral, quarantine) and what happened to it, per site.'
 complete -c nxmit -n __fish_use_subcommand -a run -d 'For the crontab: rotate, requeue and send every configured site.'
+complete -c nxmit -n __fish_use_subcommand -a hold -d 'Pause sending to a site (its block in nxmit.conf stays).'
+complete -c nxmit -n __fish_use_subcommand -a release -d 'Resume sending to a site paused by \'nxmit hold\'.'
 complete -c nxmit -n __fish_use_subcommand -a innxmit -d 'Behave as INN\'s innxmit (also when invoked under that name).'
 complete -c nxmit -n __fish_use_subcommand -a check -d 'Check the setup: inn.conf, nxmit.conf, passwd.nntp, newsfeeds entries, the outgoing directory, and optionally the peers.'
 complete -c nxmit -n __fish_use_subcommand -a completion -d 'Print a shell completion script (bash, zsh or fish).'
@@ -179,6 +181,9 @@ complete -c nxmit -n '__fish_seen_subcommand_from run' -l bind-address -x -d 'So
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l family -x -a 'any ipv4 ipv6' -d 'Address family of the peer\'s addresses: any, ipv4 or ipv6'
 complete -c nxmit -n '__fish_seen_subcommand_from run' -l max-rate -x -d 'Cap on the bytes per second of all the site\'s connections together'
 complete -c nxmit -n '__fish_seen_subcommand_from run; and __nxmit_arg 0+ --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd --max-connections --run-time --rotate-min-size --rotate-max-age --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --check --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --starttls --tls-ca --tls-server-name --tls-cert --tls-key --bind-address --family --max-rate' -a '(__nxmit_sites)'
+complete -c nxmit -n '__fish_seen_subcommand_from hold; and __nxmit_arg 0 --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -a '(__nxmit_sites)'
+complete -c nxmit -n '__fish_seen_subcommand_from hold; and __nxmit_arg 1+ --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -F
+complete -c nxmit -n '__fish_seen_subcommand_from release; and __nxmit_arg 0 --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -a '(__nxmit_sites)'
 complete -c nxmit -n '__fish_seen_subcommand_from innxmit' -F
 complete -c nxmit -n '__fish_seen_subcommand_from check' -l connect -d 'Also connect to each site\'s peer: greeting, AUTHINFO, MODE STREAM'
 complete -c nxmit -n '__fish_seen_subcommand_from check; and __nxmit_arg 0+ --config --innconf --outgoing --log-file --log-ident --syslog-socket --passwd' -a '(__nxmit_sites)'

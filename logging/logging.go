@@ -4,10 +4,10 @@
 //
 // Syslog messages are written as RFC 3164 datagrams ("<PRI>Mmm dd hh:mm:ss
 // ident[pid]: message") to the local socket /dev/log, as the C library's syslog(3)
-// does. A machine without a syslog daemon has no such socket; the messages are then
-// dropped without complaint, because statistics are not worth failing a cron job for.
-// A log file, by contrast, is the administrator's explicit choice: failing to write it
-// is reported.
+// does. A machine without a syslog daemon has no such socket; nxmit then writes a log
+// file in INN's pathlog instead (SocketExists tells; the commands decide), and status
+// says so. A log file receives every message, whatever its priority. Failing to open
+// a log file is reported.
 package logging
 
 import (
@@ -62,8 +62,8 @@ type Options struct {
 	// File, when set, receives the messages instead of syslog, one line each in
 	// syslog's file format ("Mmm dd hh:mm:ss host ident[pid]: message").
 	File string
-	// FileLevel is the least severe priority written to File (default Notice): the
-	// lines INN's syslog.conf puts into news.notice, which innreport reads.
+	// FileLevel is the least severe priority written to File (default Debug: every
+	// message that would have gone to syslog, so that nothing is lost).
 	FileLevel Priority
 	// Hostname for File lines (default the short host name).
 	Hostname string
@@ -96,7 +96,7 @@ func Open(opt Options) (*Logger, error) {
 		opt.Socket = DefaultSocket
 	}
 	if opt.FileLevel == 0 {
-		opt.FileLevel = Notice
+		opt.FileLevel = Debug
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -116,6 +116,19 @@ func Open(opt Options) (*Logger, error) {
 	}
 	return l, nil
 }
+
+// SocketExists reports whether the syslog socket is there: without it (a container, a
+// machine without a syslog daemon) messages sent to syslog are lost.
+func SocketExists(socket string) bool {
+	if socket == "" {
+		socket = DefaultSocket
+	}
+	fi, err := os.Stat(socket)
+	return err == nil && fi.Mode()&os.ModeSocket != 0
+}
+
+// File returns the log file's path, "" when messages go to syslog.
+func (l *Logger) File() string { return l.opt.File }
 
 // Discard is a Logger that writes nothing.
 func Discard() *Logger { return &Logger{opt: Options{Socket: "-"}} }

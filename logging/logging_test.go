@@ -128,7 +128,7 @@ func TestFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Notice("peer stats offered 0 accepted 0 refused 0 rejected 0 missing 0 accsize 0 rejsize 0")
-	l.LogAs("nxmit", Info, "peer nxmit detail (below notice: not in the file)")
+	l.LogAs("nxmit", Info, "peer nxmit detail (below notice: in the file too, nothing is lost)")
 	l.Log(Err, "peer authenticate failed 481 no")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -136,6 +136,7 @@ func TestFile(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	pid := os.Getpid()
 	want := "Nov  4 09:05:07 news nxmit-test[" + strconv.Itoa(pid) + "]: peer stats offered 0 accepted 0 refused 0 rejected 0 missing 0 accsize 0 rejsize 0\n" +
+		"Nov  4 09:05:07 news nxmit[" + strconv.Itoa(pid) + "]: peer nxmit detail (below notice: in the file too, nothing is lost)\n" +
 		"Nov  4 09:05:07 news nxmit-test[" + strconv.Itoa(pid) + "]: peer authenticate failed 481 no\n"
 	if string(data) != want {
 		t.Errorf("file:\n%s\nwant:\n%s", data, want)
@@ -202,4 +203,23 @@ func TestDefaultSocket(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("message not received on %s: %+v", DefaultSocket, srv.Messages())
+}
+
+func TestSocketExists(t *testing.T) {
+	dir := t.TempDir()
+	if SocketExists(filepath.Join(dir, "none")) {
+		t.Error("a missing socket exists")
+	}
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	if SocketExists(filepath.Join(dir, "file")) {
+		t.Error("a plain file is a socket")
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "sock"))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ln.Close()
+	if !SocketExists(filepath.Join(dir, "sock")) {
+		t.Error("a socket does not exist")
+	}
 }
