@@ -119,9 +119,9 @@ func buildStatus(g *Globals, sites []string) (statusReport, error) {
 
 // statusReport is status --json's document. Field names are part of nxmit's interface.
 type statusReport struct {
-	Outgoing string       `json:"outgoing"`
-	Config   string       `json:"config"`
-	Time     time.Time    `json:"time"`
+	Outgoing string    `json:"outgoing"`
+	Config   string    `json:"config"`
+	Time     time.Time `json:"time"`
 	// Log is where statistics go: a file, or "" for syslog; LogFallback is set when
 	// that file is pathlog's nxmit.log because there is no syslog socket.
 	Log         string       `json:"log"`
