@@ -204,7 +204,7 @@ func (x *innxmit) send(store *spoolfmt.Store, b *xmit.InnxmitBatch) error {
 	}
 	pw, err := config.LoadPasswd(passwd)
 	if err != nil {
-		x.warn("%v", err)
+		x.warn("%v", passwdHint(err))
 		return ExitStatus(ExitError)
 	}
 	cred, _ := pw.Lookup(x.a.host)
