@@ -557,3 +557,30 @@ func TestSendAuthFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestIsAuthFailure: which replies end a pass as an authentication problem.
+func TestIsAuthFailure(t *testing.T) {
+	e := func(op string, code int) error { return &nntp.Error{Op: op, Reply: nntp.Reply{Code: code}} }
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{e("CHECK <a@b>", 480), true},
+		{e("IHAVE <a@b>", 480), true},
+		{e("MODE STREAM", 480), true},
+		{e("AUTHINFO PASS", 481), true},
+		{e("AUTHINFO USER", 482), true},
+		{e("AUTHINFO USER", 502), true},
+		{fmt.Errorf("authenticate as x: %w", e("AUTHINFO PASS", 481)), true},
+		{e("AUTHINFO USER", 400), false}, // the peer is closing: temporary
+		{e("greeting", 502), false},      // refused for good, but not about credentials
+		{e("IHAVE <a@b>", 436), false},
+		{e("CHECK <a@b>", 481), false},
+		{errors.New("nntp: AUTHINFO: empty user or password"), false},
+	}
+	for _, tt := range tests {
+		if got := isAuthFailure(tt.err); got != tt.want {
+			t.Errorf("isAuthFailure(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
