@@ -55,8 +55,14 @@ Made for the crontab, e.g. every five minutes as the news user:
     */5 * * * *  news  /usr/local/bin/nxmit run
 
 A site whose send lock is held (a long drain from an earlier run) is skipped without a
-word, and so are the rotation and requeue of a site whose queue lock is held. A
-successful run prints nothing; statistics go to syslog (facility news, ident innxmit).
+word, and so are the rotation and requeue of a site whose queue lock is held; a site on
+hold ('nxmit hold', or "hold: yes") is rotated and requeued but not sent. A successful
+run prints nothing; statistics go to syslog (facility news, ident innxmit), or to
+PATHLOG/nxmit.log when there is no syslog socket. A failure repeated the same way as
+the site's last run (S.lastrun) is logged but not printed until it has lasted
+alert-after (nxmit.conf, default 1h); then it is printed once, and once more when the
+site recovers. -v says per site what was rotated, or why not, and what was sent, or
+that nothing was queued.
 
 Exit status: 0 every site done, 1 an error at some site, 75 only temporary failures
 (peer unreachable, innd not answering the flush); the other sites are still done.`

@@ -34,8 +34,10 @@ func (c *StatusCmd) Help() string {
 	return `For each site: the size of the feed file innd writes, an S.rotating left by a
 rotation in progress or interrupted, the backlogs (S.B.*) with an estimate of the
 articles they still hold and the age of the oldest, the deferral files (S.D.*, S.defer),
-who holds the site's locks (pid, command, since when), and anything unusual: a stale
-lock, a crashed pass's leftovers, deferrals past their retry delay, an old backlog.
+who holds the site's locks (pid, command, since when), the last pass (S.lastrun: when,
+result, error), and anything unusual: a stale lock, a crashed pass's leftovers,
+deferrals past their retry delay, an old backlog, a site on hold. The feed file's
+articles are counted too, with its age and when it will be rotated.
 
 Article counts are estimates (marked ~) from the file sizes and a sample of lines; for
 zstd-compressed backlogs the sample is decompressed. Nothing is locked or changed.`
