@@ -420,6 +420,10 @@ func TestRunAlertAfter(t *testing.T) {
 	if !strings.Contains(stdout, `"last_run": {`) || !strings.Contains(stdout, `"failing_since": `) {
 		t.Errorf("status --json lacks last_run:\n%s", stdout)
 	}
+	// A run that only rotates is no recovery: it leaves the record alone.
+	if _, stderr, status := l.nxmit("run", "--no-send"); status != 0 || stderr != "" {
+		t.Errorf("run --no-send while failing: status %d, stderr %q", status, stderr)
+	}
 	time.Sleep(time.Until(start.Add(3 * time.Second)))
 	_, stderr, status = l.nxmit("run")
 	if status != 75 || !strings.Contains(stderr, "nxmit: run peer: still failing the same way since ") {

@@ -111,6 +111,9 @@ func (c *SendCmd) Run(g *Globals) error {
 		rep.errs = append(rep.errs, msg)
 		rep.status = Status(err)
 	}
+	if err == nil && st.Connections == 0 {
+		return nil // nothing was sent: the record of the last real pass stays
+	}
 	rep.finish(st, peer.AlertAfter, !stderrIsTerminal())
 	return worstStatus(rep.status)
 }
