@@ -22,6 +22,10 @@ import (
 func TestScanCommand(t *testing.T) {
 	bin := nxmitBinary(t)
 	inst := innlab.StartT(t, innlab.Options{})
+	// scan --site writes a site's queue: the site must be known (configured here).
+	if err := os.WriteFile(filepath.Join(inst.PathEtc, "nxmit.conf"), []byte("site peer {\n host: 127.0.0.1\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	arts := innlab.Generate(innlab.GenOptions{Count: 30, Seed: 17})
 	if err := inst.Inject(arts); err != nil {
 		t.Fatal(err)
@@ -128,6 +132,10 @@ func TestRunShapedSite(t *testing.T) {
 func TestScanKilled(t *testing.T) {
 	bin := nxmitBinary(t)
 	inst := innlab.StartT(t, innlab.Options{})
+	// scan --site writes a site's queue: the site must be known (configured here).
+	if err := os.WriteFile(filepath.Join(inst.PathEtc, "nxmit.conf"), []byte("site peer {\n host: 127.0.0.1\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := inst.Inject(innlab.Generate(innlab.GenOptions{Count: 2000, Seed: 1720, Size: 1000})); err != nil {
 		t.Fatal(err)
 	}
