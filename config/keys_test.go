@@ -73,7 +73,7 @@ var keyCases = []keyCase{
 	{"max-size", "big", true, nil, `"big" is not a size (like 500000, 100k, 20m, 2g)`},
 	{"alert-after", "2h", true, func(_ *Config, s Settings) bool { return s.AlertAfter == 2*time.Hour }, ""},
 	{"alert-after", "0", true, func(_ *Config, s Settings) bool { return s.AlertAfter == 0 && s.IsSet("alert-after") }, ""},
-	{"alert-after", "later", true, nil, `"later" is not a duration (like 90s, 10m, 1h30m, or seconds)`},
+	{"alert-after", "later", true, nil, `"later" is not a duration (seconds, or with units s, m, h, d: 90, 90s, 10m, 1h30m, 1d)`},
 	{"hold", "yes", true, func(_ *Config, s Settings) bool { return s.Hold }, ""},
 	{"hold", "maybe", true, nil, `"maybe" is not a boolean (yes or no)`},
 	{"rotate-min-size", "500000", true, func(_ *Config, s Settings) bool { return s.RotateMinSize == 500000 }, ""},
