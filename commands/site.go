@@ -288,15 +288,3 @@ func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credenti
 	c, ok := pw.Lookup(host)
 	return c, path, ok, nil
 }
-
-// usedHost is the host a pass's statistics name: the one it connected to (a site may
-// have several), else the first.
-func usedHost(first string, st xmit.Stats) string {
-	if st.Host == "" {
-		return first
-	}
-	if h, _, err := net.SplitHostPort(st.Host); err == nil {
-		return h
-	}
-	return st.Host
-}

@@ -59,8 +59,9 @@ func TestTransportSettings(t *testing.T) {
 	}
 	l.syslog.Wait(1, 5*time.Second)
 	stats := l.statsLines()
-	if len(stats) != 1 || !strings.HasPrefix(stats[0].Text, "127.0.0.1 stats offered 100 accepted 100 ") {
-		t.Errorf("stats lines %+v, want one naming 127.0.0.1", stats)
+	// Labelled by site (issue 13: two sites on one host must stay apart in innreport).
+	if len(stats) != 1 || !strings.HasPrefix(stats[0].Text, "peer stats offered 100 accepted 100 ") {
+		t.Errorf("stats lines %+v, want one labelled peer", stats)
 	}
 	out, _, status := l.nxmit("status", "peer")
 	if status != 0 || !strings.Contains(out, "peer: sending at most 10M/s (max-rate)") {
