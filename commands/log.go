@@ -49,8 +49,8 @@ func (g *Globals) logDestination() (file string, fallback bool) {
 // logger returns the Logger for statistics: --log-file, else the configuration file's
 // log-file, else syslog, else (no syslog socket) pathlog/nxmit.log; the ident from
 // --log-ident, else the file's log-ident, else innxmit. A log file that cannot be opened
-// is reported once, and syslog is used. (Started as root, nxmit runs as INN's user
-// before it gets here, so the file belongs to news.)
+// is reported once, and syslog is used. A log file created or left by a run as root
+// is given to the outgoing directory's owner (news).
 func (g *Globals) logger() *logging.Logger {
 	opt := logging.Options{Ident: g.LogIdent, Socket: g.SyslogSocket}
 	opt.File, _ = g.logDestination()
@@ -61,6 +61,8 @@ func (g *Globals) logger() *logging.Logger {
 		}
 	}
 	key := fmt.Sprintf("%q %q %q", opt.Ident, opt.File, opt.Socket)
+	// Before the lock: OutgoingDir takes it too.
+	dir, dirErr := g.OutgoingDir()
 	// One Logger per process: run logs for several sites at once.
 	lc := g.init()
 	lc.mu.Lock()
@@ -73,6 +75,11 @@ func (g *Globals) logger() *logging.Logger {
 		opt.Ident = logging.DefaultIdent
 	}
 	l, err := logging.Open(opt)
+	if err == nil && opt.File != "" && dirErr == nil {
+		// A log file a run as root created belongs to the outgoing directory's owner
+		// (news), so that the cron runs as news can write it.
+		logging.GiveTo(opt.File, dir)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nxmit: %v; logging to syslog instead\n", err)
 		opt.File = ""

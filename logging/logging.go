@@ -248,3 +248,17 @@ func shortHostname() string {
 	}
 	return h
 }
+
+// GiveTo gives path, when root owns it and nxmit runs as root, to the owner of dir (the
+// outgoing directory: news): a log file made by a manual run as root must stay
+// writable for the runs from news's crontab. Failures are ignored.
+func GiveTo(path, dir string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	var fst, dst syscall.Stat_t
+	if syscall.Stat(path, &fst) != nil || fst.Uid != 0 || syscall.Stat(dir, &dst) != nil || dst.Uid == 0 {
+		return
+	}
+	os.Chown(path, int(dst.Uid), int(dst.Gid))
+}
