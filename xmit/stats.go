@@ -81,8 +81,14 @@ func (s Stats) TimesLine(host string) string {
 // later go at its end, so parsers of the older line keep working). Its "queued" is
 // Queued: every line still to send in the backlogs after the pass, read or not.
 func (s Stats) DetailLine(host string) string {
-	return fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d window %d",
+	line := fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d window %d",
 		host, s.Deferred, s.Requeued, s.Malformed, s.Queued, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held, s.MaxWindow)
+	if s.Host != "" {
+		// The lines are labelled by site; a site with several hosts says which one took
+		// the articles.
+		line += " host " + s.Host
+	}
+	return line
 }
 
 // Counts returns the pass's answers by outcome, for the site's running totals.

@@ -155,6 +155,10 @@ func TestSendFailover(t *testing.T) {
 	if st.Accepted != n || st.Host != receiver.Addr {
 		t.Errorf("accepted %d of %d, host %q, want %s", st.Accepted, n, st.Host, receiver.Addr)
 	}
+	// The logged lines are labelled by site; the detail line names the host used.
+	if d := st.DetailLine("peer"); !strings.HasSuffix(d, " host "+receiver.Addr) {
+		t.Errorf("detail line does not name the host that took the articles: %s", d)
+	}
 	warns := strings.Join(s.warns.all(), "\n")
 	t.Logf("warnings:\n%s", warns)
 	if !strings.Contains(warns, dead+": ") || !strings.Contains(warns, busy.Addr+": ") || !strings.Contains(warns, "trying the next host") {
