@@ -64,7 +64,8 @@ func TestAuditTrailINN(t *testing.T) {
 	}})
 	fq := batch.Queue{Dir: l.sender.Outgoing, Site: "fake"}
 	fakeBacklog, err := fq.Create(batch.KindBacklog, false, func(w io.Writer) error {
-		_, err := io.WriteString(w, strings.Join(lines, "\n")+"\n")
+		// and one line whose token is garbage: malformed, quarantined in fake.bad.
+		_, err := io.WriteString(w, strings.Join(lines, "\n")+"\n@NOTATOKEN@ <quarantined.trace@lab.test>\n")
 		return err
 	})
 	if err != nil {
@@ -216,6 +217,8 @@ site fake {
 			`(?m)^peer: queued in backlog \S+/peer\.B\.[0-9a-f]{8}:1$`,
 			`(?m)^fake: not queued for this site$`}},
 		{"feed", more[1].MessageID, []string{"peer"}, []string{`(?m)^peer: queued in feed file \S+/peer:1$`}},
+		{"quarantine", "<quarantined.trace@lab.test>", []string{"fake"}, []string{
+			`(?m)^fake: queued in quarantine \S+/fake\.bad:1$`}},
 		{"expired", gone, []string{"peer"}, []string{`(?m)^spool: gone \(timehash token`, `(?m)^peer: accepted `}},
 		{"by token", goneTok, []string{"fake"}, []string{`(?m)^fake: accepted `}},
 		{"never queued", "<never.queued@lab.test>", nil, []string{
