@@ -123,7 +123,7 @@ func (q Queue) Deferrals() ([]File, error) { return q.list(KindDeferred) }
 
 // otherSiteSuffixes end the names of a site's own files; a candidate whose
 // name ends so belongs to some site "S.B.x".
-var otherSiteSuffixes = []string{".rotating", ".defer", ".send.lock", ".queue.lock", LastRunSuffix, HoldSuffix}
+var otherSiteSuffixes = []string{".rotating", ".defer", ".deferrals", ".send.lock", ".queue.lock", LastRunSuffix, HoldSuffix}
 
 func (q Queue) list(k Kind) ([]File, error) {
 	ents, err := os.ReadDir(q.Dir)

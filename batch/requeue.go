@@ -52,6 +52,9 @@ type RequeueStats struct {
 // the rest when its last write is older than the retry delay. It knows S.defer is stale
 // only by taking the send lock, briefly and without waiting; while a send holds it,
 // S.defer belongs to that send and is left alone.
+//
+// Each article requeued counts one more deferral in S.deferrals (see Deferrals); a
+// failure to write that tally is reported through Warn and does not fail the requeue.
 func (q Queue) Requeue(opt RequeueOptions) (RequeueStats, error) {
 	var st RequeueStats
 	cmd := opt.Command
@@ -128,12 +131,21 @@ func (q Queue) Requeue(opt RequeueOptions) (RequeueStats, error) {
 		srcs = append(srcs, &source{name: f.Path, r: r, remove: true, id: fileIDOf(r.info)})
 	}
 	if len(srcs) == 0 {
+		// Nothing deferred is due, but counted articles may have been delivered since.
+		if err := q.countDeferrals(""); err != nil {
+			warn(opt.Warn, fmt.Errorf("requeue site %s: %w", q.Site, err))
+		}
 		return st, nil
 	}
 	ms, err := q.combine(srcs, nil, opt.Compress, opt.Warn, st.MergeStats)
 	st.MergeStats = ms
 	if err != nil {
 		return st, fmt.Errorf("requeue: %w", err)
+	}
+	// Every line just requeued is an article deferred once more. The tally comes after
+	// the backlog is installed: a crash between them loses a count, never an article.
+	if err := q.countDeferrals(ms.Output); err != nil {
+		warn(opt.Warn, fmt.Errorf("requeue site %s: %w", q.Site, err))
 	}
 	return st, nil
 }

@@ -150,6 +150,8 @@ type siteStatus struct {
 	Defer         *fileStatus `json:"defer"`    // S.defer, or null
 	// Quarantine is S.bad, the malformed lines kept with their FILE:LINE, or null.
 	Quarantine *fileStatus `json:"quarantine"`
+	// Redeferred is what S.deferrals says of articles deferred more than once, or null.
+	Redeferred *redeferStatus `json:"redeferred"`
 
 	Backlogs        []fileStatus `json:"backlogs"`
 	BacklogBytes    int64        `json:"backlog_bytes"`
@@ -191,6 +193,23 @@ type fileStatus struct {
 	Exact      bool      `json:"exact,omitempty"`    // counted, not estimated
 	Due        time.Time `json:"due,omitzero"`       // deferrals: when requeue takes it
 }
+
+// redeferStatus sums up S.deferrals: the articles still queued that requeue folded back
+// more than once, the highest count, and the most deferred of them.
+type redeferStatus struct {
+	Path     string          `json:"path"`
+	Articles int             `json:"articles"` // deferred more than once
+	Highest  int             `json:"highest"`  // the most times one article was deferred
+	Top      []redeferredArt `json:"top"`      // the most deferred, at most redeferTop
+}
+
+type redeferredArt struct {
+	MessageID string `json:"message_id"` // or its token or path when its line had none
+	Count     int    `json:"count"`
+}
+
+// redeferTop is how many of the most deferred articles status names.
+const redeferTop = 5
 
 type lockStatus struct {
 	Kind    string    `json:"kind"` // "send", "queue", or "nntpsend" (INN's LOCK.SITE)
@@ -266,6 +285,20 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 		}
 		note("%s: %d malformed lines quarantined, each with its FILE:LINE; fix and merge them, or remove the file",
 			filepath.Base(q.BadPath()), st.Quarantine.Lines)
+	}
+
+	if d, err := q.ReadDeferrals(); err == nil {
+		if n, highest := d.Repeated(); n > 0 {
+			r := &redeferStatus{Path: q.DeferralsPath(), Articles: n, Highest: highest, Top: []redeferredArt{}}
+			for _, c := range d[:min(len(d), redeferTop)] {
+				if c.Count > 1 {
+					r.Top = append(r.Top, redeferredArt{MessageID: c.Key, Count: c.Count})
+				}
+			}
+			st.Redeferred = r
+			note("%d articles deferred by more than one pass, one of them %d times (%s; -l names them): they stay queued, and are offered again each pass",
+				n, highest, filepath.Base(q.DeferralsPath()))
+		}
 	}
 
 	backlogs, err := q.Backlogs()
@@ -540,6 +573,11 @@ func (r statusReport) print(w io.Writer, files bool) error {
 					count = strconv.FormatInt(f.Articles, 10)
 				}
 				fmt.Fprintf(w, "%s: %s: %s, %s articles%s, created %s\n", s.Site, filepath.Base(f.Path), humanBytes(f.Size), count, kind, f.Created.Local().Format("Jan _2 15:04:05"))
+			}
+			if s.Redeferred != nil {
+				for _, a := range s.Redeferred.Top {
+					fmt.Fprintf(w, "%s: deferred %d times: %s\n", s.Site, a.Count, a.MessageID)
+				}
 			}
 		}
 	}

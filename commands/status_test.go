@@ -66,6 +66,8 @@ func statusFixture(t *testing.T) (dir, conf string, names map[string]string) {
 	w("hub.B.dropped-by-admin", statusLines(3, 0), time.Time{})
 	w("hub.D."+statusHex(now.Add(-2*time.Hour)), statusLines(10, 0), time.Time{})
 	w("hub.defer", statusLines(2, 0), time.Time{})
+	// One article deferred by three passes, one by two, one once (not worth a word).
+	w("hub.deferrals", []byte("<stuck@t> 3\n<twice@t> 2\n<once@t> 1\n"), time.Time{})
 	w("hub.bad", []byte("hub.B.x:3\tMessage-ID \"<x y@t>\" contains a space\t@x@ <x y@t>\nhub.B.x:9\tjunk\tjunk here\n"), time.Time{})
 	w("hub.B."+statusHex(old)+".tmp", statusLines(2, 0), old)
 	w("hub.send.lock", []byte(fmt.Sprintf("pid %d\ncommand nxmit send hub\nsince %s\n", os.Getpid(), now.UTC().Format(time.RFC3339))), time.Time{})
@@ -155,6 +157,10 @@ func TestStatus(t *testing.T) {
 	if q := hub.Quarantine; q == nil || q.Lines != 2 || !q.Exact {
 		t.Errorf("quarantine: %+v", q)
 	}
+	if r := hub.Redeferred; r == nil || r.Articles != 2 || r.Highest != 3 || len(r.Top) != 2 ||
+		r.Top[0] != (redeferredArt{"<stuck@t>", 3}) || r.Top[1] != (redeferredArt{"<twice@t>", 2}) {
+		t.Errorf("redeferred: %+v", r)
+	}
 	if hub.DeferredArticles != 10 {
 		t.Errorf("deferred articles %d", hub.DeferredArticles)
 	}
@@ -177,6 +183,7 @@ func TestStatus(t *testing.T) {
 		".tmp: a temporary file from 26h00m ago",
 		"hub.B.dropped-by-admin: not named by nxmit",
 		"hub.bad: 2 malformed lines quarantined",
+		"2 articles deferred by more than one pass, one of them 3 times (hub.deferrals",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
@@ -206,6 +213,9 @@ func TestStatus(t *testing.T) {
 	one := runStatus(t, bin, "--config", conf, "--outgoing", dir, "status", "-l", "leaf", "other")
 	if strings.Contains(one, "hub") || !strings.Contains(one, "other: other.B.") {
 		t.Errorf("status -l leaf other:\n%s", one)
+	}
+	if hubl := runStatus(t, bin, "--config", conf, "--outgoing", dir, "status", "-l", "hub"); !strings.Contains(hubl, "hub: deferred 3 times: <stuck@t>") {
+		t.Errorf("status -l hub does not name the article deferred 3 times:\n%s", hubl)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -256,5 +257,89 @@ func TestSendRefusingPeerKeepsEverything(t *testing.T) {
 				t.Errorf("warnings %q; the error alone should say it", w)
 			}
 		})
+	}
+}
+
+// An article the peer defers on every pass (431 to CHECK or TAKETHIS, whichever it
+// gets) never holds back the others, which all go in the first pass; it stays queued
+// through every send→requeue cycle, and S.deferrals counts each cycle (status shows it);
+// once delivered, the next requeue forgets it.
+func TestSendDeferredEveryPassIsCounted(t *testing.T) {
+	const n, stuck, cycles = 60, 7, 3
+	s := newSite(t, n)
+	stuckMid := s.mids[stuck]
+	var mu sync.Mutex
+	deferring := true
+	a := newAnswers()
+	srv := nntptest.NewServer(t, nntptest.Script{Decide: a.decide(func(st nntptest.Stage, mid string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if deferring && mid == stuckMid && (st == nntptest.Check || st == nntptest.Takethis) {
+			return 431
+		}
+		return 0
+	})})
+	opt := s.options(srv.Addr)
+	requeue := func() {
+		t.Helper()
+		if _, err := s.q.Requeue(batch.RequeueOptions{Now: time.Now().Add(24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	valid := n
+	for cycle := 1; cycle <= cycles; cycle++ {
+		st, err := Send(context.Background(), opt)
+		if err != nil {
+			t.Fatalf("cycle %d: %v", cycle, err)
+		}
+		s.checkBalance(st, valid)
+		a.noneTwice(t)
+		if st.Deferred != 1 || st.Accepted != int64(valid-1) {
+			t.Errorf("cycle %d: accepted %d deferred %d, want %d and 1", cycle, st.Accepted, st.Deferred, valid-1)
+		}
+		valid = 1
+		requeue()
+		if backlog, deferred := s.queued(); backlog != 1 || deferred != 0 {
+			t.Fatalf("cycle %d: after requeue %d lines in backlogs, %d in deferral files, want the stuck one in a backlog", cycle, backlog, deferred)
+		}
+		d, err := s.q.ReadDeferrals()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d) != 1 || d[0] != (batch.DeferralCount{Key: stuckMid, Count: cycle}) {
+			t.Errorf("cycle %d: S.deferrals %+v, want %s counted %d", cycle, d, stuckMid, cycle)
+		}
+		if r, h := d.Repeated(); cycle > 1 && (r != 1 || h != cycle) {
+			t.Errorf("cycle %d: repeated %d, highest %d", cycle, r, h)
+		}
+	}
+	a.mu.Lock()
+	for i, mid := range s.mids {
+		if want := 1; i == stuck {
+			want = 0
+			if a.accepted[mid] != want {
+				t.Errorf("%s (deferred every pass) accepted %d times", mid, a.accepted[mid])
+			}
+		} else if a.accepted[mid] != want {
+			t.Errorf("%s accepted %d times, want once", mid, a.accepted[mid])
+		}
+	}
+	a.mu.Unlock()
+
+	// The peer takes it at last: the count goes with it.
+	mu.Lock()
+	deferring = false
+	mu.Unlock()
+	st, err := Send(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkBalance(st, 1)
+	if st.Accepted != 1 {
+		t.Errorf("last pass accepted %d, want 1", st.Accepted)
+	}
+	requeue()
+	if _, err := os.Stat(s.q.DeferralsPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("S.deferrals still there with nothing deferred queued: %v", err)
 	}
 }
