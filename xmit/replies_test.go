@@ -218,21 +218,34 @@ func TestSendOddRepliesWarnOncePerCode(t *testing.T) {
 // IHAVE; a peer answering 502 to every offer) stops the pass with everything queued and
 // one error saying what it answers; it is not temporary.
 func TestSendRefusingPeerKeepsEverything(t *testing.T) {
-	tests := []struct {
-		name   string
-		script nntptest.Script
-	}{
-		{"500 to MODE STREAM and IHAVE", nntptest.Script{NoStream: true, Decide: func(st nntptest.Stage, mid string) int { return 500 }}},
-		{"502 to every CHECK", nntptest.Script{Decide: func(st nntptest.Stage, mid string) int { return 502 }}},
-		{"502 to every TAKETHIS", nntptest.Script{Decide: func(st nntptest.Stage, mid string) int { return 502 }}},
+	all := func(code int) func(nntptest.Stage, string) int {
+		return func(st nntptest.Stage, mid string) int { return code }
 	}
-	for i, tt := range tests {
+	says := func(line string) func(nntptest.Stage, int, string) string {
+		return func(nntptest.Stage, int, string) string { return line }
+	}
+	tests := []struct {
+		name    string
+		script  nntptest.Script
+		noCheck bool
+	}{
+		{"500 to MODE STREAM and IHAVE", nntptest.Script{NoStream: true, Decide: all(500)}, false},
+		{"502 to every CHECK", nntptest.Script{Decide: all(502)}, false},
+		{"502 to every TAKETHIS", nntptest.Script{Decide: all(502)}, true},
+		// Replies as written in the sources of nntp-rs (read-only) and of a Go NNTP
+		// server library (docs/RELIABILITY.md, "Reply codes").
+		{"nntp-rs read-only", nntptest.Script{NoStream: true, ModeStreamReply: "500 Unknown command",
+			Decide: all(500), Text: says("500 Unknown command")}, false},
+		{"503 TAKETHIS unimplemented", nntptest.Script{Decide: all(503), Text: says("503 TAKETHIS unimplemented")}, true},
+		{"503 IHAVE unimplemented", nntptest.Script{NoStream: true, Decide: all(503), Text: says("503 IHAVE unimplemented")}, false},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const n = 500
 			s := newSite(t, n)
 			srv := nntptest.NewServer(t, tt.script)
 			opt := s.options(srv.Addr)
-			if i == 2 {
+			if tt.noCheck {
 				opt.Stream.Mode = nntp.NeverCheck
 			}
 			st, err := Send(context.Background(), opt)

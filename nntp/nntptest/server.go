@@ -71,6 +71,12 @@ type Script struct {
 	// the default (accept, or with Dedupe refuse what was already accepted). Any code
 	// may be returned: 400 closes the connection after the reply.
 	Decide func(stage Stage, mid string) int
+	// Text, when set and it returns a line, is the reply (without CRLF) sent for code at
+	// stage for mid instead of nntptest's wording: the exact replies of other servers.
+	Text func(stage Stage, code int, mid string) string
+	// ModeStreamReply, when set, is the reply to MODE STREAM (say nntp-rs's "500 Unknown
+	// command"); with NoStream too, CHECK and TAKETHIS then get "500 What?".
+	ModeStreamReply string
 	// Dedupe refuses (438, 435) and rejects (439, 437) message-ids accepted before, on
 	// any connection.
 	Dedupe bool
@@ -556,6 +562,8 @@ func (ss *session) command(line []byte) {
 			ss.send("501 Unknown MODE variant", false)
 		case ss.sc.User != "" && !ss.authed:
 			ss.send(replyText(480, ""), false)
+		case ss.sc.ModeStreamReply != "":
+			ss.send(ss.sc.ModeStreamReply, false)
 		case ss.sc.NoStream:
 			ss.send("501 Unknown MODE variant", false)
 		default:
@@ -688,7 +696,7 @@ func (ss *session) feed(stage Stage, verb, mid string) {
 	}
 	if stage == IHave && code == 335 {
 		ss.srv.record(verb, code, mid, nil, 0)
-		ss.reply(n, code, mid)
+		ss.reply(n, stage, code, mid)
 		if !readArt() {
 			return
 		}
@@ -698,19 +706,32 @@ func (ss *session) feed(stage Stage, verb, mid string) {
 			return
 		}
 		ss.srv.record("", code, mid, art, size)
-		ss.send(replyText(code, mid), false)
+		ss.send(ss.text(IHaveArticle, code, mid), false)
 		return
 	}
 	ss.srv.record(verb, code, mid, art, size)
 	if code == 400 {
-		ss.send(replyText(400, ""), true)
+		ss.send(ss.text(stage, 400, mid), true)
 		return
 	}
-	ss.reply(n, code, mid)
+	ss.reply(n, stage, code, mid)
+}
+
+// text is the reply line for code at stage: Script.Text's, or nntptest's wording.
+func (ss *session) text(stage Stage, code int, mid string) string {
+	if ss.sc.Text != nil {
+		if l := ss.sc.Text(stage, code, mid); l != "" {
+			return l
+		}
+	}
+	if code == 400 {
+		mid = ""
+	}
+	return replyText(code, mid)
 }
 
 // reply sends the reply to the n-th command, unless a fault replaces it.
-func (ss *session) reply(n, code int, mid string) {
+func (ss *session) reply(n int, stage Stage, code int, mid string) {
 	sc := ss.sc
 	switch {
 	case sc.StallAt > 0 && n >= sc.StallAt:
@@ -719,7 +740,7 @@ func (ss *session) reply(n, code int, mid string) {
 	case n == sc.WrongIDAt:
 		ss.send(replyText(code, "<wrong-id@nntptest>"), false)
 	default:
-		ss.send(replyText(code, mid), false)
+		ss.send(ss.text(stage, code, mid), false)
 	}
 }
 
