@@ -296,7 +296,7 @@ func siteState(q batch.Queue, s config.Settings, configured bool, pathRun string
 				}
 			}
 			st.Redeferred = r
-			note("%d articles deferred by more than one pass, one of them %d times (%s; -l names them): they stay queued, and are offered again each pass",
+			note("deferred by more than one pass: %d articles, one of them %d times (%s; -l names them); they stay queued and are offered again each pass",
 				n, highest, filepath.Base(q.DeferralsPath()))
 		}
 	}

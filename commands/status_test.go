@@ -183,7 +183,7 @@ func TestStatus(t *testing.T) {
 		".tmp: a temporary file from 26h00m ago",
 		"hub.B.dropped-by-admin: not named by nxmit",
 		"hub.bad: 2 malformed lines quarantined",
-		"2 articles deferred by more than one pass, one of them 3 times (hub.deferrals",
+		"deferred by more than one pass: 2 articles, one of them 3 times (hub.deferrals",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
