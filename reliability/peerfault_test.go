@@ -184,16 +184,17 @@ func firstLine(s string) string {
 }
 
 // sameFiles compares two lists of queue file names, lock files left out (a pass creates
-// them and leaves them empty), and the running totals (S.totals), which every pass updates.
+// them and leaves them empty), the running totals (S.totals), which every pass updates,
+// and the deferral counts (S.deferrals), which every requeue updates.
 func sameFiles(a, b []string) bool {
 	var x, y []string
 	for _, n := range a {
-		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") {
+		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") && !strings.HasSuffix(n, ".deferrals") {
 			x = append(x, n)
 		}
 	}
 	for _, n := range b {
-		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") {
+		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") && !strings.HasSuffix(n, ".deferrals") {
 			y = append(y, n)
 		}
 	}
