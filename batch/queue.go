@@ -125,6 +125,21 @@ func (q Queue) Deferrals() ([]File, error) { return q.list(KindDeferred) }
 // name ends so belongs to some site "S.B.x".
 var otherSiteSuffixes = []string{".rotating", ".defer", ".deferrals", ".send.lock", ".queue.lock", LastRunSuffix, HoldSuffix}
 
+// bookkeepingSuffixes end the names of a site's files that hold no article: locks, the
+// running totals, the last-run record, the hold marker and the deferral tally.
+var bookkeepingSuffixes = []string{".lock", ".totals", LastRunSuffix, HoldSuffix, ".deferrals"}
+
+// IsBookkeeping reports whether the file name is one of a site's records about its queue
+// rather than a queue file: tools (and tests) that compare queues leave these out.
+func IsBookkeeping(name string) bool {
+	for _, suf := range bookkeepingSuffixes {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}
+
 func (q Queue) list(k Kind) ([]File, error) {
 	ents, err := os.ReadDir(q.Dir)
 	if err != nil {

@@ -124,7 +124,7 @@ func (l *opLab) queueFiles(site string) []string {
 	names, _ := filepath.Glob(filepath.Join(l.sender.Outgoing, site+".*"))
 	var out []string
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") && !strings.HasSuffix(n, batch.LastRunSuffix) && !strings.HasSuffix(n, ".deferrals") { // locks, running totals, last-run records and deferral counts are not queue files
+		if !batch.IsBookkeeping(n) { // locks, totals, last-run records, deferral tallies hold no article
 			out = append(out, filepath.Base(n))
 		}
 	}

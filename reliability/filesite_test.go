@@ -54,6 +54,11 @@ func newFileSite(t testing.TB, n, size int, outgoing string) *fileSite {
 	if err := os.WriteFile(s.InnConf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The site is configured, as on a real server: commands refuse a site that is
+	// neither in nxmit.conf nor has queue files (a mistyped name).
+	if err := os.WriteFile(filepath.Join(dir, "etc", "nxmit.conf"), []byte("site peer {\n    host: 127.0.0.1\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s.Q = batch.Queue{Dir: outgoing, Site: "peer"}
 	s.addArticles(t, n, size, "a")
 	if n > 0 {

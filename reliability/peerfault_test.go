@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"nxmit/batch"
 	"nxmit/nntp/nntptest"
 	"nxmit/spoolfmt"
 )
@@ -183,18 +184,17 @@ func firstLine(s string) string {
 	return l
 }
 
-// sameFiles compares two lists of queue file names, lock files left out (a pass creates
-// them and leaves them empty), the running totals (S.totals), which every pass updates,
-// and the deferral counts (S.deferrals), which every requeue updates.
+// sameFiles compares two lists of queue file names, a site's bookkeeping left out (locks,
+// totals, the last-run record, the deferral tally: passes and requeues update them).
 func sameFiles(a, b []string) bool {
 	var x, y []string
 	for _, n := range a {
-		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") && !strings.HasSuffix(n, ".deferrals") {
+		if !batch.IsBookkeeping(n) {
 			x = append(x, n)
 		}
 	}
 	for _, n := range b {
-		if !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".totals") && !strings.HasSuffix(n, ".deferrals") {
+		if !batch.IsBookkeeping(n) {
 			y = append(y, n)
 		}
 	}
