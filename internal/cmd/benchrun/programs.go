@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -63,6 +64,9 @@ func (l *lab) runNxmit(ctx context.Context, prog string, b *batchSet, port int, 
 	}
 	name := fmt.Sprintf("peer.B.%08x", time.Now().Unix())
 	if err := copyFile(b.path, filepath.Join(out, name), nil); err != nil {
+		return bench.Sample{}, err
+	}
+	if err := giveTree(out, l.news); err != nil {
 		return bench.Sample{}, err
 	}
 	args := []string{"-v", "--outgoing", out, "send", "peer", "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
@@ -192,3 +196,14 @@ func clip(b []byte) string {
 }
 
 func thousands(n int) string { return bench.Thousands(float64(n), 0) }
+
+// giveTree gives dir and everything in it to o: nxmit started as root works as INN's user
+// (news) before it touches an outgoing directory, as on a real server.
+func giveTree(dir string, o owner) error {
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, o.uid, o.gid)
+	})
+}

@@ -116,6 +116,9 @@ func (l *lab) queueSend(ctx context.Context, dir string) ([]queueResult, error) 
 	if err := copyFile(src, filepath.Join(outgoing, fmt.Sprintf("peer.B.%08x", time.Now().Unix())), nil); err != nil {
 		return nil, err
 	}
+	if err := giveTree(outgoing, l.news); err != nil {
+		return nil, err
+	}
 	logf("queue: nxmit send over %d lines", n)
 	args := []string{"-v", "--outgoing", outgoing, "send", "peer", "--host", "127.0.0.1", "--port", strconv.Itoa(l.sink.port)}
 	cmd := exec.Command(l.c.nxmit, args...)
@@ -252,6 +255,9 @@ func (l *lab) queueRequeue(ctx context.Context, dir string) ([]queueResult, erro
 		}
 		total += s
 		uniq += u
+	}
+	if err := giveTree(qdir, l.news); err != nil {
+		return out, err
 	}
 	logf("queue: nxmit requeue over %d lines in %d files", n, files)
 	rq := exec.Command(l.c.nxmit, append([]string{"--outgoing", qdir}, requeueArgs()...)...)
