@@ -19,18 +19,8 @@ import (
 // ETA while it runs, 100% at the end, nothing else.
 func TestProgressBarInTerminal(t *testing.T) {
 	ttytest.Require(t)
-	sender := innlab.StartT(t, innlab.Options{Feeds: []string{innlab.PeerFeed}})
-	bin := nxmitBinary(t)
 	const n = 500
-	if err := sender.Inject(innlab.Generate(innlab.GenOptions{Count: n, Seed: time.Now().UnixNano() % 1e9})); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := sender.Command(bin, "rotate", "--force", "peer").CombinedOutput(); err != nil {
-		t.Fatalf("rotate: %v\n%s", err, out)
-	}
-	// Four commands in flight, each answered after 40 ms: about 100 articles a second.
-	peer := nntptest.NewServer(t, nntptest.Script{Delay: 40 * time.Millisecond})
-	_, port, _ := strings.Cut(peer.Addr, ":")
+	sender, bin, peer, port := slowPeerLab(t, n)
 
 	cmd := fmt.Sprintf("INNCONF=%s %s send peer --host 127.0.0.1 --port %s --connections 1 --window 4 --check never; echo EXIT=$?; sleep 60",
 		sender.InnConf, bin, port)
@@ -83,17 +73,8 @@ func TestProgressBarInTerminal(t *testing.T) {
 // the articles not sent stay queued.
 func TestProgressBarCtrlC(t *testing.T) {
 	ttytest.Require(t)
-	sender := innlab.StartT(t, innlab.Options{Feeds: []string{innlab.PeerFeed}})
-	bin := nxmitBinary(t)
 	const n = 400
-	if err := sender.Inject(innlab.Generate(innlab.GenOptions{Count: n, Seed: time.Now().UnixNano() % 1e9})); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := sender.Command(bin, "rotate", "--force", "peer").CombinedOutput(); err != nil {
-		t.Fatalf("rotate: %v\n%s", err, out)
-	}
-	peer := nntptest.NewServer(t, nntptest.Script{Delay: 40 * time.Millisecond})
-	_, port, _ := strings.Cut(peer.Addr, ":")
+	sender, bin, peer, port := slowPeerLab(t, n)
 	// The shell ignores SIGINT as an interactive shell does while a command runs; nxmit
 	// takes it (signal.Notify undoes the inherited SIG_IGN).
 	cmd := fmt.Sprintf("trap '' INT; INNCONF=%s %s send peer --host 127.0.0.1 --port %s --connections 1 --window 4 --check never; echo EXIT=$?; sleep 60",
@@ -178,4 +159,23 @@ func TestRunProgressInTerminal(t *testing.T) {
 	if a, b := len(peerA.Articles()), len(peerB.Articles()); a != n || b != n {
 		t.Errorf("peers received %d and %d of %d", a, b, n)
 	}
+}
+
+// slowPeerLab starts a sending innd with n articles rotated into a backlog for "peer" and a
+// scripted peer answering each command 40 ms late (with a window of 4 on one connection,
+// about 100 articles a second: slow enough to watch a bar). It returns the sender, the
+// nxmit binary, the peer and its port.
+func slowPeerLab(t *testing.T, n int) (*innlab.Instance, string, *nntptest.Server, string) {
+	t.Helper()
+	sender := innlab.StartT(t, innlab.Options{Feeds: []string{innlab.PeerFeed}})
+	bin := nxmitBinary(t)
+	if err := sender.Inject(innlab.Generate(innlab.GenOptions{Count: n, Seed: time.Now().UnixNano() % 1e9})); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sender.Command(bin, "rotate", "--force", "peer").CombinedOutput(); err != nil {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	peer := nntptest.NewServer(t, nntptest.Script{Delay: 40 * time.Millisecond})
+	_, port, _ := strings.Cut(peer.Addr, ":")
+	return sender, bin, peer, port
 }
