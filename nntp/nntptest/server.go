@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -747,6 +748,10 @@ func (ss *session) reply(n int, stage Stage, code int, mid string) {
 // readArticle reads a dot-terminated article and returns its wire bytes (nil with
 // CountOnly) and size. cut closes the connection after the first line.
 func (ss *session) readArticle(cut bool) ([]byte, int, error) {
+	if ss.sc.CountOnly && !cut {
+		n, err := ss.skipArticle()
+		return nil, n, err
+	}
 	var art []byte
 	size := 0
 	atStart := true
@@ -772,6 +777,48 @@ func (ss *session) readArticle(cut bool) ([]byte, int, error) {
 		}
 		atStart = err == nil
 	}
+}
+
+// skipArticle reads past a dot-terminated article a buffer at a time and returns its
+// size. Reading it line by line costs the sink more than the sender it measures costs
+// itself (a benchmark's 1.5 GB are 20 million lines).
+func (ss *session) skipArticle() (int, error) {
+	const end = ".\r\n"
+	br := ss.br
+	size := 0
+	atStart := true // the bytes before buf ended a line
+	for {
+		n := br.Buffered()
+		if n == 0 || atStart && n < len(end) && strings.HasPrefix(end, string(peekN(br, n))) {
+			// Nothing, or what may be the start of the terminator: wait for more.
+			if _, err := br.Peek(n + 1); err != nil {
+				return size, err
+			}
+			continue
+		}
+		buf := peekN(br, n)
+		if atStart && bytes.HasPrefix(buf, []byte(end)) {
+			br.Discard(len(end))
+			return size + len(end), nil
+		}
+		if i := bytes.Index(buf, []byte("\n"+end)); i >= 0 {
+			br.Discard(i + 1 + len(end))
+			return size + i + 1 + len(end), nil
+		}
+		// Keep a last line that may be the start of the terminator.
+		take := n
+		if j := bytes.LastIndexByte(buf, '\n'); j >= 0 && n-j-1 < len(end) && strings.HasPrefix(end, string(buf[j+1:])) {
+			take = j + 1
+		}
+		atStart = buf[take-1] == '\n'
+		br.Discard(take)
+		size += take
+	}
+}
+
+func peekN(br *bufio.Reader, n int) []byte {
+	b, _ := br.Peek(n)
+	return b
 }
 
 // flushingReader flushes the replies before the session blocks reading.

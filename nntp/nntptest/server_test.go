@@ -3,6 +3,7 @@ package nntptest
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -279,4 +280,43 @@ func TestStartWithoutTesting(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
 		t.Error("still listening after Close")
 	}
+}
+
+// The sink's skipping of articles finds the terminator wherever the reads split it, and
+// only at the start of a line.
+func TestSkipArticle(t *testing.T) {
+	arts := []string{
+		".\r\n",
+		"Subject: x\r\n\r\nbody\r\n.\r\n",
+		"Subject: x\r\n\r\n..\r\n.. \r\nx.\r\n\r\n.\r\n",
+		"Subject: x\r\n\r\n" + strings.Repeat("line .\r\n", 5000) + ".\r\n",
+	}
+	const next = "CHECK <next@x>\r\n"
+	for i, a := range arts {
+		for _, chunk := range []int{1, 2, 3, 5, 64} {
+			ss := &session{br: bufio.NewReaderSize(&chunkReader{s: a + next, n: chunk}, 16)}
+			n, err := ss.skipArticle()
+			if err != nil || n != len(a) {
+				t.Errorf("article %d, reads of %d: %d bytes, %v; want %d", i, chunk, n, err, len(a))
+				continue
+			}
+			if rest, _ := ss.br.ReadString('\n'); rest != next {
+				t.Errorf("article %d, reads of %d: next line %q", i, chunk, rest)
+			}
+		}
+	}
+}
+
+type chunkReader struct {
+	s string
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.s == "" {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.n)], c.s)
+	c.s = c.s[n:]
+	return n, nil
 }
