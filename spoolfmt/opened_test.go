@@ -207,3 +207,51 @@ func TestWireFile(t *testing.T) {
 		})
 	}
 }
+
+// A timehash article below the sendfile threshold costs one stat at most: WireFile's,
+// which ReadOpened reuses; read through a buffer that holds it, none.
+func TestReadStats(t *testing.T) {
+	sp := newSMSpool(t, smOptions{Method: "timehash"})
+	arts := wires(genArticles(8, 13, false, 0))
+	toks := sp.store(t, arts)
+	s := openTestStore(t, sp.InnConf)
+	head := make([]byte, 8192)
+	buf := make([]byte, 0, 1<<20)
+	tests := []struct {
+		name  string
+		read  func(i int, tok Token) ([]byte, error)
+		stats int64 // per article
+	}{
+		{"WireFile, ReadOpened", func(i int, tok Token) ([]byte, error) {
+			o, err := s.Find(tok)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := s.WireFile(&o, 1<<30, head); ok {
+				t.Fatal("WireFile took an article below the threshold")
+			}
+			return s.ReadOpened(&o, buf)
+		}, 1},
+		{"Find, ReadOpened", func(i int, tok Token) ([]byte, error) {
+			o, err := s.Find(tok)
+			if err != nil {
+				return nil, err
+			}
+			return s.ReadOpened(&o, buf)
+		}, 0},
+		{"Retrieve", func(i int, tok Token) ([]byte, error) { return s.Retrieve(tok, buf) }, 0},
+		{"Retrieve, no buffer", func(i int, tok Token) ([]byte, error) { return s.Retrieve(tok, nil) }, 1},
+	}
+	for _, tt := range tests {
+		before := fstats.Load()
+		for i, tok := range toks {
+			got, err := tt.read(i, tok)
+			if err != nil || !bytes.Equal(got, arts[i]) {
+				t.Fatalf("%s %v: %v, or bytes differ", tt.name, tok, err)
+			}
+		}
+		if n := fstats.Load() - before; n != tt.stats*int64(len(toks)) {
+			t.Errorf("%s: %d stats for %d articles, want %d each", tt.name, n, len(toks), tt.stats)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func (s *Store) Retrieve(tok Token, buf []byte) ([]byte, error) {
 			return nil, err
 		}
 		defer syscall.Close(fd)
-		return s.readFD(fd, source{s: s, tok: tok}, buf, tok.Method() == TradSpool)
+		return s.readFD(fd, source{s: s, tok: tok}, buf, tok.Method() == TradSpool, -1)
 	case CNFS:
 		return s.cnfs.retrieve(tok, buf)
 	case TimeCAF:
@@ -298,7 +298,7 @@ func (s *Store) readFile(article, path string, buf []byte, native bool) ([]byte,
 		return nil, &ReadError{Article: article, Path: path, Op: "open", Err: err}
 	}
 	defer syscall.Close(fd)
-	return s.readFD(fd, source{file: article, path: path}, buf, native)
+	return s.readFD(fd, source{file: article, path: path}, buf, native, -1)
 }
 
 // source names what readFD reads, for its errors only: the strings are
@@ -328,20 +328,38 @@ func (src source) filePath() string {
 	return p
 }
 
+// probeMin is the least buffer readFD reads a wire-format file of unknown size into
+// at once: a read that does not fill it read the whole file, so no stat is needed.
+const probeMin = 4 << 10
+
 // readFD reads a whole-file article from fd, which it leaves open. With
-// native allowed, a native-format file is converted while read.
-func (s *Store) readFD(fd int, src source, buf []byte, native bool) ([]byte, error) {
+// native allowed, a native-format file is converted while read. known is the
+// file's size when a stat already saw it, else -1.
+func (s *Store) readFD(fd int, src source, buf []byte, native bool, known int64) ([]byte, error) {
 	fail := func(op string, err error) error {
 		return &ReadError{Article: src.article(), Path: src.filePath(), Op: op, Err: err}
 	}
+	if known < 0 && !native && cap(buf) >= probeMin && int64(cap(buf)) <= s.maxSize {
+		// One read instead of a stat and a read. A regular file's read comes back short
+		// only at its end; anything else (a device, a file still growing) fails the
+		// end check and is read again below, with the stat's checks.
+		probe := buf[:cap(buf)]
+		n, err := syscall.Pread(fd, probe, 0)
+		if err == nil && n < len(probe) && validWire(probe[:n]) {
+			return probe[:n], nil
+		}
+	}
 	var st syscall.Stat_t
-	if err := fstatFD(fd, &st); err != nil {
-		return nil, fail("stat", err)
+	if known < 0 {
+		if err := fstatFD(fd, &st); err != nil {
+			return nil, fail("stat", err)
+		}
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return nil, fail("read", errors.New("not a regular file"))
+		}
+		known = st.Size
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, fail("read", errors.New("not a regular file"))
-	}
-	size := st.Size
+	size := known
 	if size > s.maxSize {
 		return nil, fail("read", fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrCorrupt, size, s.maxSize))
 	}

@@ -3,6 +3,7 @@ package spoolfmt
 import (
 	"io"
 	"io/fs"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -28,7 +29,11 @@ func openRead(path string) (int, error) {
 	}
 }
 
+// fstats counts fstatFD's calls, for tests of the read path's system calls.
+var fstats atomic.Int64
+
 func fstatFD(fd int, st *syscall.Stat_t) error {
+	fstats.Add(1)
 	for {
 		err := syscall.Fstat(fd, st)
 		if err != syscall.EINTR {
