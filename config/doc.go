@@ -67,7 +67,7 @@
 //	                 tried in order (default: the site name)
 //	port             NNTP port (default 119; 563 with tls)
 //	connections      parallel connections (default 4)
-//	window           most commands in flight per streaming connection (default 1024); the
+//	window           most commands in flight per streaming connection (default 2048); the
 //	                 window adapts below it to the round trip and the peer's rate
 //	fixed-window     keep the window at "window" throughout, as before (default no)
 //	check            adaptive, always or never: CHECK before TAKETHIS (default adaptive)

@@ -59,8 +59,7 @@ type Config struct {
 	Limiter *RateLimiter
 }
 
-// quitTimeout bounds the wait for QUIT's reply: the feed is over, and innxmit does not
-// wait at all.
+// quitTimeout bounds the write of QUIT to a peer that stopped reading.
 const quitTimeout = 5 * time.Second
 
 func (c *Config) defaults() {
@@ -87,6 +86,10 @@ type Client struct {
 	addr     string // as dialed, for messages and the TLS server name
 	tls      bool   // the connection is encrypted
 	abuf     []byte // the article buffer handed to Feeder.Article, reused
+
+	// rtt is the least round trip of a command answered alone (MODE STREAM, AUTHINFO):
+	// a first measure of the path for Stream's window.
+	rtt time.Duration
 
 	// broken is set once the connection is unusable (a failure, or replies left
 	// unread); later calls return it.
@@ -233,12 +236,15 @@ func (c *Client) ModeStream() (bool, error) {
 	return false, nil
 }
 
-// Quit sends QUIT, waits briefly for its reply, and closes the connection. The reply is
-// not checked: the peer closing the connection first is as good as 205.
+// Quit sends QUIT and closes the connection without waiting for the reply, as innxmit
+// does: every article has its answer by then, and over a long path the wait for 205
+// would add a round trip to the pass.
 func (c *Client) Quit() error {
 	if c.broken == nil {
-		c.dc.interrupt(time.Now().Add(min(quitTimeout, c.cfg.ReplyTimeout)))
-		c.cmd("QUIT", "QUIT", "")
+		c.dc.interrupt(time.Now().Add(min(quitTimeout, c.cfg.WriteTimeout)))
+		c.tracef("> QUIT")
+		c.bw.WriteString("QUIT\r\n")
+		c.bw.Flush()
 	}
 	return c.Close()
 }
@@ -274,12 +280,16 @@ func (c *Client) cmd(op, line, traced string) (Reply, error) {
 	c.tracef("> %s", traced)
 	c.bw.WriteString(line)
 	c.bw.WriteString("\r\n")
+	sent := time.Now()
 	if err := c.bw.Flush(); err != nil {
 		return Reply{}, c.fail(&ConnError{Op: "send " + op, Err: err})
 	}
 	r, err := c.readReply(op)
 	if err != nil {
 		return Reply{}, c.fail(err)
+	}
+	if d := time.Since(sent); c.rtt == 0 || d < c.rtt {
+		c.rtt = d
 	}
 	return r, nil
 }

@@ -319,3 +319,25 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Quit does not wait for 205: over a long path that would add a round trip to every
+// pass. The peer still reads the QUIT.
+func TestQuitDoesNotWait(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	srv := nntptest.NewServer(t, nntptest.Script{Delay: delay})
+	c := dial(t, srv, Config{})
+	start := time.Now()
+	if err := c.Quit(); err != nil {
+		t.Fatalf("Quit: %v", err)
+	}
+	if d := time.Since(start); d >= delay {
+		t.Errorf("Quit took %v: it waited for the reply of a peer answering %v late", d, delay)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().Commands["QUIT"] != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.Stats().Commands["QUIT"]; n != 1 {
+		t.Errorf("the peer read %d QUIT commands, want 1", n)
+	}
+}

@@ -113,10 +113,10 @@ func (m CheckMode) String() string {
 // Stream defaults, used where a StreamConfig field is zero.
 const (
 	// DefaultWindow caps the commands in flight per connection: what the adaptive
-	// window may grow to (about 60 KB of bookkeeping per connection).
-	DefaultWindow = 1024
-	// DefaultStartWindow is where the adaptive window starts: the fixed window of
-	// earlier versions.
+	// window may grow to (about 120 KB of bookkeeping per connection).
+	DefaultWindow = 2048
+	// DefaultStartWindow is where the adaptive window starts on a short path: the
+	// fixed window of earlier versions. A long path starts wider (see startWindow).
 	DefaultStartWindow = 128
 	// DefaultGrace is short: an interrupted pass must end before an init script or
 	// "su -c" kills it (about 2 s), and what is not answered by then stays queued.
@@ -125,15 +125,16 @@ const (
 
 // StreamConfig tunes Stream.
 type StreamConfig struct {
-	// Window caps the commands in flight (default 1024). Unless Fixed, the window
+	// Window caps the commands in flight (default DefaultWindow). Unless Fixed, the window
 	// adapts below the cap to the round trip and the rate the peer takes (see
 	// windowCtl), starting at Start. An article that got 238 and waits for its
 	// TAKETHIS keeps its slot.
 	Window int
 	// Fixed keeps Window commands in flight throughout, as earlier versions did.
 	Fixed bool
-	// Start is the window to begin with (default min(Window, 128)); after a
-	// connection failure the caller may pass the last window halved.
+	// Start is the window to begin with; after a connection failure the caller may
+	// pass the last window halved. By default it is 128, or more over a long path:
+	// the round trip of the commands before the Stream times startRate, up to Window.
 	Start int
 	// Mode chooses when to CHECK (default Adaptive).
 	Mode CheckMode

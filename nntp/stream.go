@@ -150,7 +150,7 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 		base:    time.Now(),
 		noCheck: cfg.Mode == NeverCheck,
 		wanted:  make([]Offer, 0, pullBatch),
-		win:     newWindowCtl(&cfg),
+		win:     newWindowCtl(&cfg, c.rtt),
 	}
 	if ff, ok := f.(FileFeeder); ok {
 		if s.raw = c.rawTCP(); s.raw != nil {

@@ -74,11 +74,25 @@ type windowCtl struct {
 	trace     func(elapsed time.Duration, window int, rate float64, rttMin time.Duration)
 }
 
-func newWindowCtl(cfg *StreamConfig) windowCtl {
+// startRate is the commands per second the window is sized for at the start, from the
+// round trip measured before the Stream: about what one connection to a local innd
+// answers. A path of 200 ms then starts at 2,000 rather than at 128, which would take
+// four doublings, 800 ms and more, to reach; a short path starts at 128 as before. A
+// CHECK costs the peer a history lookup and us a line, so the first round trip of a
+// window too wide costs nothing but replies waiting in the peer.
+const startRate = 10_000
+
+// startWindow is the default first window for a path whose round trip is rtt (0:
+// unknown).
+func startWindow(rtt time.Duration) int {
+	return max(DefaultStartWindow, int(rtt.Seconds()*startRate))
+}
+
+func newWindowCtl(cfg *StreamConfig, rtt time.Duration) windowCtl {
 	w := windowCtl{fixed: cfg.Fixed, cap: cfg.Window, trace: cfg.trace}
 	start := cfg.Start
 	if start <= 0 {
-		start = DefaultStartWindow
+		start = startWindow(rtt)
 	}
 	w.cur = max(min(start, w.cap), min(minWindow, w.cap))
 	if w.fixed {

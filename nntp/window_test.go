@@ -247,3 +247,41 @@ func TestWindowShrinksOnDeferrals(t *testing.T) {
 		}
 	}
 }
+
+// The first window comes from the round trip of the commands before the Stream: 128 on
+// a short path as before, the path's need at startRate on a long one, never over the cap.
+func TestStartWindow(t *testing.T) {
+	tests := []struct {
+		rtt       time.Duration
+		cap, want int
+	}{
+		{0, 2048, 128},
+		{time.Millisecond, 2048, 128},
+		{10 * time.Millisecond, 2048, 128},
+		{50 * time.Millisecond, 2048, 500},
+		{200 * time.Millisecond, 2048, 2000},
+		{time.Second, 2048, 2048},
+		{200 * time.Millisecond, 64, 64},
+	}
+	for _, tt := range tests {
+		w := newWindowCtl(&StreamConfig{Window: tt.cap}, tt.rtt)
+		if w.cur != tt.want {
+			t.Errorf("round trip %v, cap %d: starts at %d, want %d", tt.rtt, tt.cap, w.cur, tt.want)
+		}
+	}
+	// A caller's Start (after a failure: the last window halved) wins.
+	if w := newWindowCtl(&StreamConfig{Window: 2048, Start: 300}, time.Second); w.cur != 300 {
+		t.Errorf("Start 300: starts at %d", w.cur)
+	}
+}
+
+// Over a 200 ms path the first round trip already carries what the path needs: MODE
+// STREAM's round trip sized the window, so 1,500 offers are out before any answer.
+func TestWindowStartsWideOnLongPath(t *testing.T) {
+	const n = 1500
+	f, st, _ := runWindow(t, nntptest.Script{Delay: 200 * time.Millisecond}, StreamConfig{Window: DefaultWindow}, n)
+	if f.maxOut < n {
+		t.Errorf("at most %d offers out at once over a 200 ms path, want all %d in the first round trip (window %d, max %d)",
+			f.maxOut, n, st.Window, st.MaxWindow)
+	}
+}

@@ -73,7 +73,7 @@ func main() {
 	flag.IntVar(&c.lines, "lines", 1_000_000, "lines of the backlog for the queue-tool measurements (0: skip them)")
 	flag.Int64Var(&c.seed, "seed", 20260101, "seed of the generated articles")
 	flag.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(allScenarios, ","))
-	flag.StringVar(&progs, "programs", "nxmit,nxmit-c1,innxmit,innfeed", "programs to compare: nxmit (defaults: 4 connections, adaptive window up to 1024), nxmit-c1 (1 connection), innxmit, innfeed (batch mode -x, 4 connections, max-queue-size 1024), or nxmit:FLAGS (send flags, e.g. 'nxmit:-c 1 -w 512')")
+	flag.StringVar(&progs, "programs", "nxmit,nxmit-c1,innxmit,innfeed", "programs to compare: nxmit (defaults: 4 connections, adaptive window up to nntp.DefaultWindow), nxmit-c1 (1 connection), innxmit, innfeed (batch mode -x, 4 connections, max-queue-size = that window), or nxmit:FLAGS (send flags, e.g. 'nxmit:-c 1 -w 512')")
 	flag.StringVar(&c.work, "work", "", "scratch directory (default: a new one under /tmp, removed at the end)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
 	flag.StringVar(&c.doc, "doc", "", "Markdown file whose generated block gets the results (e.g. docs/BENCHMARKS.md)")

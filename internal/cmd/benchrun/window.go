@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nxmit/internal/bench"
+	"nxmit/nntp"
 )
 
 // windowDelays are the round trips of the "how the window adapts" table.
@@ -65,7 +66,7 @@ func (l *lab) windowTable(ctx context.Context) ([]windowRow, error) {
 
 func windowMarkdown(rows []windowRow, n int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#### How the window adapts\n\n%s small articles to a null sink answering each command after the given delay, 4 connections, one run each: the default adaptive window (cap 1024 per connection) against the fixed window of 128 of earlier versions.\n\n", thousands(n))
+	fmt.Fprintf(&b, "#### How the window adapts\n\n%s small articles to a null sink answering each command after the given delay, 4 connections, one run each: the default adaptive window (cap %d per connection) against the fixed window of 128 of earlier versions.\n\n", thousands(n), nntp.DefaultWindow)
 	b.WriteString("| round trip | adaptive art/s | window reached | fixed 128 art/s | ratio |\n|---:|---:|---:|---:|---:|\n")
 	for i := 0; i+1 < len(rows); i += 2 {
 		a, f := rows[i].sample, rows[i+1].sample
