@@ -14,20 +14,41 @@ import (
 // the noise of a loaded machine; a real NIC, which loopback cannot show, saves more.
 const SendfileMin = 128 << 10
 
-// A FileFeeder is a Feeder that can hand over an article stored whole in wire format
-// in a file, for the connection to send from the file without copying it through
-// user space (sendfile(2)). The connection asks for it only where the kernel can do
-// that: a plain TCP connection, no TLS, no rate limit.
+// A FileFeeder is a Feeder that can hand over an article stored in wire format in a
+// file, for the connection to send from the file without copying it through user space
+// (sendfile(2)). The connection asks for it only where the kernel can do that: a plain
+// TCP connection, no TLS, no rate limit.
 type FileFeeder interface {
 	Feeder
-	// ArticleFile returns a descriptor open on o's article and its size in bytes,
-	// when the article is stored alone in that file, in wire format (CRLF lines,
-	// dot-stuffed, ending in CRLF.CRLF, checked), and is at least min bytes. ok false
-	// (with a nil error): the connection calls Article instead. Errors are those of
-	// Article. The descriptor must stay open until o's result reaches Done; the
-	// connection never closes it.
-	ArticleFile(o *Offer, min int64) (fd int, size int64, ok bool, err error)
+	// ArticleFile returns where o's article lies in a file, when it is stored there in
+	// wire format (CRLF lines, dot-stuffed, ending in CRLF.CRLF, checked), and is at
+	// least min bytes. ok false (with a nil error): the connection calls Article
+	// instead. Errors are those of Article. The descriptor must stay open until o's
+	// result reaches Done; the connection never closes it.
+	ArticleFile(o *Offer, min int64) (r FileRange, ok bool, err error)
+	// FileUnchanged is called for a Shared range once all of it but its last three
+	// bytes (".\r\n") went to the peer: nil if o's article is still in the file as
+	// ArticleFile found it, so the bytes sent were the article's; the connection then
+	// ends the article. An error: the article changed while it was sent, and the
+	// connection is closed before the article ends, so that the peer drops what it
+	// got; o ends Unsent, and the Feeder's next read finds what became of it.
+	FileUnchanged(o *Offer) error
 }
+
+// A FileRange is where an article lies in a file: Size bytes at Off of FD.
+type FileRange struct {
+	FD        int
+	Off, Size int64
+	// Shared says the file holds other articles and may be overwritten while the
+	// article is sent (a CNFS buffer, a CAF file): the connection holds the article's
+	// end back until FileUnchanged says the bytes sent were the article's.
+	Shared bool
+}
+
+// heldBack is the end of an article sent from a Shared file that the connection
+// writes itself, once FileUnchanged confirmed the rest: the last bytes of a wire-format
+// article, which ArticleFile checked.
+const heldBack = ".\r\n"
 
 // sendfileCount counts the articles sent from a file, for tests that check that the
 // fast path was taken.
@@ -50,16 +71,16 @@ func (c *Client) rawTCP() syscall.RawConn {
 	return rc
 }
 
-// sendFile writes size bytes of fd to the socket with sendfile(2). The write buffer must
-// be flushed first. Each call that moves bytes renews the write deadline, as
+// sendFile writes the size bytes at off of fd to the socket with sendfile(2). The write
+// buffer must be flushed first. Each call that moves bytes renews the write deadline, as
 // deadlineConn does for writes: a timeout means nothing moved for that long.
-func (c *Client) sendFile(rc syscall.RawConn, fd int, size int64) error {
-	var off int64
+func (c *Client) sendFile(rc syscall.RawConn, fd int, off, size int64) error {
+	end := off + size
 	var serr error
-	for off < size && serr == nil {
+	for off < end && serr == nil {
 		c.dc.setDeadline(true, c.dc.writeTimeout)
 		err := rc.Write(func(s uintptr) bool {
-			n, err := sendfile(int(s), fd, &off, int(min(size-off, 1<<30)))
+			n, err := sendfile(int(s), fd, &off, int(min(end-off, 1<<30)))
 			switch {
 			case err == syscall.EAGAIN:
 				return false // nothing moved: wait until the socket takes more

@@ -32,13 +32,15 @@ func (f *fileBenchFeeder) Article(o *Offer, buf []byte) ([]byte, error) {
 	return buf, err
 }
 
-func (f *fileBenchFeeder) ArticleFile(o *Offer, _ int64) (int, int64, bool, error) {
+func (f *fileBenchFeeder) ArticleFile(o *Offer, _ int64) (FileRange, bool, error) {
 	i := o.Ref % int64(len(f.fds))
 	if !f.fast || int64(len(f.arts[i])) < f.least {
-		return 0, 0, false, nil
+		return FileRange{}, false, nil
 	}
-	return f.fds[i], int64(len(f.arts[i])), true, nil
+	return FileRange{FD: f.fds[i], Size: int64(len(f.arts[i]))}, true, nil
 }
+
+func (f *fileBenchFeeder) FileUnchanged(o *Offer) error { return nil }
 
 func newFileBenchFeeder(b *testing.B, sizes []int) *fileBenchFeeder {
 	f := &fileBenchFeeder{benchFeeder: benchFeeder{n: b.N}}

@@ -38,17 +38,19 @@ func newFileFeeder(t *testing.T, n int, sizes ...int) *fileFeeder {
 	return f
 }
 
-func (f *fileFeeder) ArticleFile(o *Offer, min int64) (int, int64, bool, error) {
+func (f *fileFeeder) ArticleFile(o *Offer, min int64) (FileRange, bool, error) {
 	fh := f.files[o.MessageID]
 	st, err := fh.Stat()
 	if err != nil {
-		return 0, 0, false, err
+		return FileRange{}, false, err
 	}
 	if st.Size() < min {
-		return 0, 0, false, nil
+		return FileRange{}, false, nil
 	}
-	return int(fh.Fd()), st.Size(), true, nil
+	return FileRange{FD: int(fh.Fd()), Size: st.Size()}, true, nil
 }
+
+func (f *fileFeeder) FileUnchanged(o *Offer) error { return nil }
 
 // TestStreamSendfile sends a mix of articles below and above SendfileMin: the large
 // ones go from their files with sendfile on a plain TCP connection, and by the copy

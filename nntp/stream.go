@@ -382,7 +382,7 @@ func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, res *Resu
 	if !validMessageID(o.MessageID) {
 		return false, nil, nil // Article's path reports it
 	}
-	fd, size, ok, ferr := s.ff.ArticleFile(o, SendfileMin)
+	r, ok, ferr := s.ff.ArticleFile(o, SendfileMin)
 	if ferr != nil {
 		out := Failed
 		if errors.Is(ferr, ErrNoArticle) {
@@ -393,7 +393,7 @@ func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, res *Resu
 	if !ok {
 		return false, nil, nil
 	}
-	s.push(sentCmd{offer: *o, kind: cmdTakethis, size: int(size)})
+	s.push(sentCmd{offer: *o, kind: cmdTakethis, size: int(r.Size)})
 	if how == sendNoCheck {
 		s.offered++
 	}
@@ -403,8 +403,20 @@ func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, res *Resu
 	if err := s.c.bw.Flush(); err != nil {
 		return false, nil, &ConnError{Op: "send", Err: err}
 	}
-	if err := s.c.sendFile(s.raw, fd, size); err != nil {
+	n := r.Size
+	if r.Shared {
+		n -= int64(len(heldBack))
+	}
+	if err := s.c.sendFile(s.raw, r.FD, r.Off, n); err != nil {
 		return false, nil, &ConnError{Op: "send", Err: err}
+	}
+	if r.Shared {
+		// The peer has all but the end: an article that changed under sendfile is
+		// cut off here, never completed with bytes that are not its own.
+		if err := s.ff.FileUnchanged(o); err != nil {
+			return false, nil, &ConnError{Op: "send", Err: fmt.Errorf("article %s changed in its file while sent; closing the connection so that the peer drops it: %v", o.MessageID, err)}
+		}
+		s.c.bw.WriteString(heldBack) // goes with the next command
 	}
 	sendfileCount.Add(1)
 	return true, nil, nil

@@ -34,6 +34,12 @@ type cnfsBuffers struct {
 	mu       sync.Mutex // serialises loading
 	set      atomic.Pointer[cnfsSet]
 	closed   bool
+	// pins counts the articles being sent from the buffers' descriptors
+	// (Opened.pinned): close leaves the buffers open until it is 0 again,
+	// so that a descriptor is never closed, and perhaps reused, under a
+	// sendfile. Guarded by mu.
+	pins    int
+	closing *cnfsSet // closed while pinned: closed by the last unpin
 }
 
 type cnfsSet struct {
@@ -105,6 +111,27 @@ func (c *cnfsBuffers) load(tok Token) (*cnfsSet, error) {
 	return set, nil
 }
 
+// pin keeps the buffers open until unpin; false once closed.
+func (c *cnfsBuffers) pin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.pins++
+	return true
+}
+
+func (c *cnfsBuffers) unpin() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pins--
+	if c.pins == 0 && c.closing != nil {
+		closeSet(c.closing)
+		c.closing = nil
+	}
+}
+
 func (c *cnfsBuffers) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -113,6 +140,14 @@ func (c *cnfsBuffers) close() error {
 	if set == nil {
 		return nil
 	}
+	if c.pins > 0 {
+		c.closing = set
+		return nil
+	}
+	return closeSet(set)
+}
+
+func closeSet(set *cnfsSet) error {
 	var first error
 	for _, b := range set.bufs {
 		if b.f != nil {

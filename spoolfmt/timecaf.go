@@ -195,29 +195,35 @@ func (s *Store) cafLocate(tok Token) (cafLoc, error) {
 		}
 		return cafLoc{}, &ReadError{Article: art, Path: path, Op: "open", Err: unwrapPathError(err)}
 	}
+	loc, err := s.cafEntry(tok, cf)
+	if err != nil {
+		s.caf.release(cf)
+		return cafLoc{}, err
+	}
+	return loc, nil
+}
+
+// cafEntry reads the article's TOC entry in cf, which the caller holds.
+func (s *Store) cafEntry(tok Token, cf *cafFile) (cafLoc, error) {
 	_, n := tok.timecaf()
 	slot := int64(n) - cf.low
 	if slot < 0 || slot >= cf.slots {
-		s.caf.release(cf)
-		return cafLoc{}, missing(art, fmt.Sprintf("article %d not in %s (lowest %d)", n, path, cf.low))
+		return cafLoc{}, missing(tok.String(), fmt.Sprintf("article %d not in %s (lowest %d)", n, cf.path, cf.low))
 	}
 	var e [cafTOCEntry]byte
 	if _, err := cf.f.ReadAt(e[:], cf.tocBase+slot*cafTOCEntry); err != nil {
-		s.caf.release(cf)
 		if err == io.EOF {
 			err = fmt.Errorf("%w: table of contents cut short", ErrCorrupt)
 		}
-		return cafLoc{}, &ReadError{Article: art, Path: path, Op: "read", Err: unwrapPathError(err)}
+		return cafLoc{}, &ReadError{Article: tok.String(), Path: cf.path, Op: "read", Err: unwrapPathError(err)}
 	}
 	le := binary.LittleEndian
 	loc := cafLoc{cf: cf, off: int64(le.Uint64(e[0:8])), size: int64(le.Uint64(e[8:16]))}
 	if loc.size == 0 {
-		s.caf.release(cf)
-		return cafLoc{}, missing(art, fmt.Sprintf("article %d cancelled or expired in %s", n, path))
+		return cafLoc{}, missing(tok.String(), fmt.Sprintf("article %d cancelled or expired in %s", n, cf.path))
 	}
 	if loc.off < cf.tocBase || loc.size < 0 || loc.size > s.maxSize {
-		s.caf.release(cf)
-		return cafLoc{}, &ReadError{Article: art, Path: path, Op: "read",
+		return cafLoc{}, &ReadError{Article: tok.String(), Path: cf.path, Op: "read",
 			Err: fmt.Errorf("%w: impossible TOC entry for article %d (offset %d, size %d)", ErrCorrupt, n, loc.off, loc.size)}
 	}
 	return loc, nil
@@ -229,6 +235,11 @@ func (s *Store) cafRetrieve(tok Token, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer s.caf.release(loc.cf)
+	return s.cafRead(tok, loc, buf)
+}
+
+// cafRead reads the article at loc, whose file the caller holds.
+func (s *Store) cafRead(tok Token, loc cafLoc, buf []byte) ([]byte, error) {
 	out := grow(buf, int(loc.size))
 	if _, err := loc.cf.f.ReadAt(out, loc.off); err != nil {
 		if err == io.EOF {

@@ -453,29 +453,46 @@ func (f *feeder) Article(o *nntp.Offer, buf []byte) ([]byte, error) {
 // headPool holds the buffers ArticleFile reads headers into.
 var headPool = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
 
-// ArticleFile hands the connection the held descriptor of o's article when it is
-// stored alone in its file in wire format (timehash; tradspool with wireformat), so
-// that it is sent with sendfile: nntp.FileFeeder. Its Message-ID is checked as
-// Article checks it. The descriptor stays held until Done, so an Unsent article
-// is sent again from it.
-func (f *feeder) ArticleFile(o *nntp.Offer, least int64) (int, int64, bool, error) {
+// ArticleFile hands the connection where o's article lies in a file when it is stored
+// there in wire format (timehash; tradspool with wireformat; a CNFS buffer; a CAF
+// file), so that it is sent with sendfile: nntp.FileFeeder. Its Message-ID is checked
+// as Article checks it. The descriptor stays held until Done, so an Unsent article is
+// sent again from it.
+func (f *feeder) ArticleFile(o *nntp.Offer, least int64) (nntp.FileRange, bool, error) {
 	f.mu.Lock()
 	p := f.pending[o.Ref]
 	f.mu.Unlock()
 	if p == nil || !p.rec.Line.IsToken {
-		return 0, 0, false, nil
+		return nntp.FileRange{}, false, nil
 	}
 	hp := headPool.Get().(*[]byte)
 	defer headPool.Put(hp)
 	w, ok := f.store.WireFile(&p.art, least, *hp)
 	if !ok {
-		return 0, 0, false, nil
+		return nntp.FileRange{}, false, nil
 	}
 	if err := spoolfmt.CheckMessageID(w.Head, p.rec.Line.MessageID); err != nil {
 		f.warn("%s:%d: %v", p.bl.file.Path, p.rec.LineNo, err)
-		return 0, 0, false, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
+		return nntp.FileRange{}, false, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
 	}
-	return w.FD, w.Size, true, nil
+	return nntp.FileRange{FD: w.FD, Off: w.Off, Size: w.Size, Shared: w.Shared}, true, nil
+}
+
+// FileUnchanged checks, after a CNFS or timecaf article went out from its file, that
+// it is still there as ArticleFile found it: nntp.FileFeeder. A change is warned about
+// with the batch line; the connection then cuts the article off.
+func (f *feeder) FileUnchanged(o *nntp.Offer) error {
+	f.mu.Lock()
+	p := f.pending[o.Ref]
+	f.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("internal error: no pending line for offer %d", o.Ref)
+	}
+	err := f.store.WireUnchanged(&p.art)
+	if err != nil {
+		f.warn("%s:%d: %s changed in the spool while sent from it, not completed: %v", p.bl.file.Path, p.rec.LineNo, p.rec.Line.MessageID, err)
+	}
+	return err
 }
 
 // readPending reads p's article, from what the check before its offer opened
