@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -253,5 +254,106 @@ func TestReadStats(t *testing.T) {
 		if n := fstats.Load() - before; n != tt.stats*int64(len(toks)) {
 			t.Errorf("%s: %d stats for %d articles, want %d each", tt.name, n, len(toks), tt.stats)
 		}
+	}
+}
+
+// WireFile gives CNFS and timecaf articles, stored by INN's sm, as ranges of their
+// buffer or CAF file from least bytes up, holding the file until CloseOpened; and
+// WireUnchanged sees an article cancelled, overwritten or cut after WireFile found it.
+func TestWireFileShared(t *testing.T) {
+	for _, method := range []string{"cnfs", "timecaf"} {
+		t.Run(method, func(t *testing.T) {
+			sp := newSMSpool(t, smOptions{Method: method})
+			arts := wires(genArticles(5, 21, true, 150<<10))
+			toks := sp.store(t, arts)
+			s := openTestStore(t, sp.InnConf)
+			head := make([]byte, 8192)
+			wire := func(i int) (Opened, WireFile) {
+				t.Helper()
+				o, err := s.Find(toks[i])
+				if err != nil {
+					t.Fatalf("Find %v: %v", toks[i], err)
+				}
+				size := int64(len(arts[i]))
+				if _, ok := s.WireFile(&o, size+1, head); ok {
+					t.Fatalf("WireFile of a %d-byte article with least %d: ok", size, size+1)
+				}
+				w, ok := s.WireFile(&o, size, head)
+				if !ok || !w.Shared || w.Size != size || w.Off <= 0 {
+					t.Fatalf("WireFile of %v = %+v, %v; want a shared range of %d bytes", toks[i], w, ok, size)
+				}
+				return o, w
+			}
+			for i := range toks {
+				o, w := wire(i)
+				got := make([]byte, w.Size)
+				if err := preadFull(w.FD, got, w.Off); err != nil || !bytes.Equal(got, arts[i]) {
+					t.Fatalf("the range of %v is not the article (%v)", toks[i], err)
+				}
+				if !bytes.HasPrefix(arts[i], w.Head) || !bytes.HasSuffix(w.Head, []byte("\r\n\r\n")) {
+					t.Fatalf("Head of %v is not the article's header: %q", toks[i], w.Head)
+				}
+				if err := s.WireUnchanged(&o); err != nil {
+					t.Fatalf("WireUnchanged of an untouched article: %v", err)
+				}
+				if s.Held() != 1 {
+					t.Fatalf("held %d after WireFile, want 1", s.Held())
+				}
+				s.CloseOpened(&o)
+				if s.Held() != 0 {
+					t.Fatalf("held %d after CloseOpened", s.Held())
+				}
+			}
+
+			// Cancelled after WireFile (sm -d clears the CNFS bitmap bit, the CAF
+			// table of contents entry).
+			o, _ := wire(0)
+			if out, err := sp.cmd("-d", toks[0].String()).CombinedOutput(); err != nil {
+				t.Fatalf("sm -d: %v: %s", err, out)
+			}
+			if err := s.WireUnchanged(&o); !errors.Is(err, ErrMissing) {
+				t.Errorf("WireUnchanged of a cancelled article: %v, want missing", err)
+			}
+			s.CloseOpened(&o)
+
+			// The article's end changed, and for CNFS its header overwritten as
+			// innd's next cycle does.
+			o, w := wire(1)
+			// The file the Store reads (sm -d may have made a new CAF file by cleaning).
+			f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", w.FD), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte("X"), w.Off+w.Size-1); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.WireUnchanged(&o); err == nil || !strings.Contains(err.Error(), "CRLF.CRLF") && !errors.Is(err, ErrMissing) {
+				t.Errorf("WireUnchanged of an article whose end changed: %v", err)
+			}
+			s.CloseOpened(&o)
+			if method == "cnfs" {
+				o, w := wire(2)
+				if _, err := f.WriteAt([]byte{0xff}, w.Off-cnfsArtHdrSize+8); err != nil { // the arrival time
+					t.Fatal(err)
+				}
+				if err := s.WireUnchanged(&o); !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "overwritten while sent") {
+					t.Errorf("WireUnchanged of an article whose header changed: %v, want overwritten", err)
+				}
+				s.CloseOpened(&o)
+
+				// Closing the Store keeps a pinned buffer open until the article
+				// is closed.
+				o, w = wire(3)
+				s.Close()
+				if err := preadFull(w.FD, make([]byte, 10), w.Off); err != nil {
+					t.Errorf("pinned buffer unreadable after Close: %v", err)
+				}
+				s.CloseOpened(&o)
+				if err := preadFull(w.FD, make([]byte, 10), w.Off); err == nil {
+					t.Error("buffer still open after Close and the last CloseOpened")
+				}
+			}
+		})
 	}
 }
