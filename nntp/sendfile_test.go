@@ -3,8 +3,12 @@ package nntp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +20,39 @@ import (
 type fileFeeder struct {
 	*testFeeder
 	files map[string]*os.File
+	// A shared feeder keeps all articles in one file, as a CNFS buffer does, at offs.
+	shared    bool
+	offs      map[string]int64
+	changed   map[string]bool // FileUnchanged fails for these
+	rechecked atomic.Int64
+}
+
+// newSharedFileFeeder stores the articles one after another in one file, with a
+// stretch of other bytes between them, and hands them over as Shared ranges of it.
+func newSharedFileFeeder(t *testing.T, n int, sizes ...int) *fileFeeder {
+	f := &fileFeeder{testFeeder: newTestFeeder(t, n, 0), files: map[string]*os.File{},
+		shared: true, offs: map[string]int64{}, changed: map[string]bool{}}
+	var all []byte
+	for i, mid := range f.mids {
+		art := wireArticle(mid, i, sizes[i%len(sizes)])
+		f.articles[mid] = art
+		all = append(all, "not this article's bytes\r\n"...)
+		f.offs[mid] = int64(len(all))
+		all = append(all, art...)
+	}
+	p := filepath.Join(t.TempDir(), "buffer")
+	if err := os.WriteFile(p, all, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fh.Close() })
+	for _, mid := range f.mids {
+		f.files[mid] = fh
+	}
+	return f
 }
 
 func newFileFeeder(t *testing.T, n int, sizes ...int) *fileFeeder {
@@ -40,6 +77,13 @@ func newFileFeeder(t *testing.T, n int, sizes ...int) *fileFeeder {
 
 func (f *fileFeeder) ArticleFile(o *Offer, min int64) (FileRange, bool, error) {
 	fh := f.files[o.MessageID]
+	if f.shared {
+		size := int64(len(f.articles[o.MessageID]))
+		if size < min {
+			return FileRange{}, false, nil
+		}
+		return FileRange{FD: int(fh.Fd()), Off: f.offs[o.MessageID], Size: size, Shared: true}, true, nil
+	}
 	st, err := fh.Stat()
 	if err != nil {
 		return FileRange{}, false, err
@@ -50,7 +94,13 @@ func (f *fileFeeder) ArticleFile(o *Offer, min int64) (FileRange, bool, error) {
 	return FileRange{FD: int(fh.Fd()), Size: st.Size()}, true, nil
 }
 
-func (f *fileFeeder) FileUnchanged(o *Offer) error { return nil }
+func (f *fileFeeder) FileUnchanged(o *Offer) error {
+	f.rechecked.Add(1)
+	if f.changed[o.MessageID] {
+		return errors.New("overwritten while sent")
+	}
+	return nil
+}
 
 // TestStreamSendfile sends a mix of articles below and above SendfileMin: the large
 // ones go from their files with sendfile on a plain TCP connection, and by the copy
@@ -68,16 +118,23 @@ func TestStreamSendfile(t *testing.T) {
 		mode     CheckMode
 		cfg      Config
 		fastPath bool
+		shared   bool // ranges of one file (CNFS, timecaf), checked after the send
 	}{
 		{name: "plain TCP", fastPath: true},
 		{name: "TLS falls back", script: tlsSrv, cfg: Config{TLS: &tls.Config{RootCAs: ca.Pool}}},
 		{name: "plain TCP no check", mode: NeverCheck, fastPath: true},
 		{name: "rate-limited falls back", cfg: Config{Limiter: NewRateLimiter(1 << 30)}},
+		{name: "shared file", fastPath: true, shared: true},
+		{name: "shared file no check", mode: NeverCheck, fastPath: true, shared: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := nntptest.NewServer(t, tt.script)
-			f := newFileFeeder(t, n, 2000, SendfileMin+5000, 300, 3*SendfileMin)
+			sizes := []int{2000, SendfileMin + 5000, 300, 3 * SendfileMin}
+			f := newFileFeeder(t, n, sizes...)
+			if tt.shared {
+				f = newSharedFileFeeder(t, n, sizes...)
+			}
 			c := streamClient(t, srv, tt.cfg)
 			before := sendfileCount.Load()
 			st, err := c.Stream(context.Background(), f, StreamConfig{Mode: tt.mode})
@@ -96,6 +153,49 @@ func TestStreamSendfile(t *testing.T) {
 			}
 			if sent != want {
 				t.Errorf("%d articles sent from their files, want %d", sent, want)
+			}
+			if tt.shared && f.rechecked.Load() != want {
+				t.Errorf("FileUnchanged called %d times, want once for each of the %d sent", f.rechecked.Load(), want)
+			}
+		})
+	}
+}
+
+// TestStreamSendfileChanged: an article that changed in its shared file while it was
+// sent is cut off before its end, so that the peer never receives it whole, and the
+// connection fails with it Unsent, naming it; the others are accepted (those answered
+// before) or Unsent (in flight), as for any failed connection.
+func TestStreamSendfileChanged(t *testing.T) {
+	if !sendfileSupported {
+		t.Skip("no sendfile here")
+	}
+	const n = 20
+	for _, mode := range []CheckMode{AlwaysCheck, NeverCheck} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			srv := nntptest.NewServer(t, nntptest.Script{})
+			f := newSharedFileFeeder(t, n, SendfileMin+1000)
+			bad := f.mids[7]
+			f.changed[bad] = true
+			c := streamClient(t, srv, Config{})
+			st, err := c.Stream(context.Background(), f, StreamConfig{Mode: mode})
+			if err == nil || !isTemporary(err) || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "overwritten while sent") {
+				t.Fatalf("Stream = %v; want a temporary failure naming %s and why", err, bad)
+			}
+			out := f.check(st)
+			checkReceived(t, f.testFeeder, srv, out)
+			if got, ok := srv.Article(bad); ok {
+				t.Fatalf("the peer received the changed article whole (%d bytes)", len(got))
+			}
+			if r := f.results[7]; r.Outcome != Unsent || r.Err == nil {
+				t.Errorf("the changed article ended %v (%v), want Unsent with the error", r.Outcome, r.Err)
+			}
+			for mid, o := range out {
+				if o != Accepted && o != Unsent {
+					t.Errorf("%s ended %v, want accepted (before the changed one) or Unsent", mid, o)
+				}
+			}
+			if srv.Stats().Articles > 7 {
+				t.Errorf("the peer received %d articles whole, want at most the 7 before the changed one", srv.Stats().Articles)
 			}
 		})
 	}
