@@ -8,73 +8,153 @@ import (
 
 	"nxmit/internal/innlab"
 	"nxmit/nntp"
+	"nxmit/nntp/nntptest"
 	"nxmit/spoolfmt"
 )
 
-// TestSendfileToRealINN sends articles of mixed sizes from a timehash spool to a real
-// innd storing them in CNFS: those of at least nntp.SendfileMin go from their files
-// with sendfile, and the receiver stores the bodies byte for byte.
+// TestSendfileToRealINN sends articles of mixed sizes from a timehash, a CNFS and a
+// timecaf spool to a real innd storing them in CNFS: those of at least
+// nntp.SendfileMin go from their files (a CNFS buffer, a CAF file: a range of it) with
+// sendfile, and the receiver stores the bodies byte for byte.
 func TestSendfileToRealINN(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real INN: not in -short mode")
 	}
-	const n = 200
-	sender, receiver := innlab.SenderReceiver(t,
-		innlab.Options{Method: innlab.TimeHash}, innlab.Options{Method: innlab.CNFS, CNFSSizeKB: 64 * 1024})
-	arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: 714, Mixed: true, Specials: true})
-	if err := sender.Inject(arts); err != nil {
-		t.Fatal(err)
+	for _, method := range []innlab.Method{innlab.TimeHash, innlab.CNFS, innlab.TimeCAF} {
+		t.Run(string(method), func(t *testing.T) {
+			const n = 200
+			sender, receiver := innlab.SenderReceiver(t,
+				innlab.Options{Method: method, CNFSSizeKB: 64 * 1024}, innlab.Options{Method: innlab.CNFS, CNFSSizeKB: 64 * 1024})
+			arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: 714, Mixed: true, Specials: true})
+			if err := sender.Inject(arts); err != nil {
+				t.Fatal(err)
+			}
+			q, lines := takeFeed(t, sender, "peer")
+			if lines != n {
+				t.Fatalf("feed file has %d lines, want %d", lines, n)
+			}
+			warns := &warnings{}
+			opt := Options{
+				Queue:       q,
+				Store:       openStore(t, sender),
+				Addr:        receiver.Addr,
+				Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+				Connections: 2,
+				Warn:        warns.add,
+			}
+			before := nntp.SentFromFiles()
+			st, err := Send(context.Background(), opt)
+			if err != nil {
+				t.Fatalf("Send: %v (warnings %q)", err, warns.all())
+			}
+			s := &site{t: t, q: q}
+			s.checkBalance(st, n)
+			if st.Accepted != n {
+				t.Errorf("accepted %d of %d (warnings %q)", st.Accepted, n, warns.all())
+			}
+			if h := opt.Store.Held(); h != 0 {
+				t.Errorf("%d article descriptors still held after the pass", h)
+			}
+			recv := openStore(t, receiver)
+			large := 0
+			for _, a := range arts {
+				want, err := opt.Store.Retrieve(mustToken(t, sender, a.MessageID), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(want) >= nntp.SendfileMin {
+					large++
+				}
+				got, err := recv.Retrieve(mustToken(t, receiver, a.MessageID), nil)
+				if err != nil {
+					t.Fatalf("receiver's copy of %s: %v", a.MessageID, err)
+				}
+				// innd prepends to Path and writes its own Xref: compare the bodies.
+				if !bytes.Equal(body(got), body(want)) {
+					t.Fatalf("%s: the receiver's body differs (%d bytes, sent %d)", a.MessageID, len(body(got)), len(body(want)))
+				}
+			}
+			if large == 0 {
+				t.Fatal("no article large enough for sendfile: the test proves nothing")
+			}
+			if sent := nntp.SentFromFiles() - before; sent != int64(large) {
+				t.Errorf("%d articles sent from their files, want the %d of at least %d bytes", sent, large, nntp.SendfileMin)
+			}
+		})
 	}
-	q, lines := takeFeed(t, sender, "peer")
-	if lines != n {
-		t.Fatalf("feed file has %d lines, want %d", lines, n)
+}
+
+// TestSendfileSharedSpools sends the articles of a real innd's CNFS and timecaf spools,
+// above and below nntp.SendfileMin, to nntptest: the peer receives each once, byte for
+// byte the stored article, those of at least SendfileMin sent as ranges of the buffer
+// or CAF file with sendfile, and every line is accounted for.
+func TestSendfileSharedSpools(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real INN: not in -short mode")
 	}
-	warns := &warnings{}
-	opt := Options{
-		Queue:       q,
-		Store:       openStore(t, sender),
-		Addr:        receiver.Addr,
-		Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
-		Connections: 2,
-		Warn:        warns.add,
-	}
-	before := nntp.SentFromFiles()
-	st, err := Send(context.Background(), opt)
-	if err != nil {
-		t.Fatalf("Send: %v (warnings %q)", err, warns.all())
-	}
-	s := &site{t: t, q: q}
-	s.checkBalance(st, n)
-	if st.Accepted != n {
-		t.Errorf("accepted %d of %d (warnings %q)", st.Accepted, n, warns.all())
-	}
-	if h := opt.Store.Held(); h != 0 {
-		t.Errorf("%d article descriptors still held after the pass", h)
-	}
-	recv := openStore(t, receiver)
-	large := 0
-	for _, a := range arts {
-		want, err := opt.Store.Retrieve(mustToken(t, sender, a.MessageID), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(want) >= nntp.SendfileMin {
-			large++
-		}
-		got, err := recv.Retrieve(mustToken(t, receiver, a.MessageID), nil)
-		if err != nil {
-			t.Fatalf("receiver's copy of %s: %v", a.MessageID, err)
-		}
-		// innd prepends to Path and writes its own Xref: compare the bodies.
-		if !bytes.Equal(body(got), body(want)) {
-			t.Fatalf("%s: the receiver's body differs (%d bytes, sent %d)", a.MessageID, len(body(got)), len(body(want)))
-		}
-	}
-	if large == 0 {
-		t.Fatal("no article large enough for sendfile: the test proves nothing")
-	}
-	if sent := nntp.SentFromFiles() - before; sent != int64(large) {
-		t.Errorf("%d articles sent from their files, want the %d of at least %d bytes", sent, large, nntp.SendfileMin)
+	for _, method := range []innlab.Method{innlab.CNFS, innlab.TimeCAF} {
+		t.Run(string(method), func(t *testing.T) {
+			sender := innlab.StartT(t, innlab.Options{Method: method, CNFSSizeKB: 32 * 1024, Feeds: []string{innlab.PeerFeed}})
+			arts := innlab.Generate(innlab.GenOptions{Count: 30, Seed: 1401, Size: 3000, Specials: true})
+			arts = append(arts, innlab.Generate(innlab.GenOptions{Count: 8, Seed: 1402, Size: nntp.SendfileMin + 8000})...)
+			arts = append(arts, innlab.Generate(innlab.GenOptions{Count: 4, Seed: 1403, Size: nntp.SendfileMin - 8000})...)
+			n := len(arts)
+			if err := sender.Inject(arts); err != nil {
+				t.Fatal(err)
+			}
+			q, lines := takeFeed(t, sender, "peer")
+			if lines != n {
+				t.Fatalf("feed file has %d lines, want %d", lines, n)
+			}
+			srv := nntptest.NewServer(t, nntptest.Script{Dedupe: true})
+			warns := &warnings{}
+			opt := Options{
+				Queue:       q,
+				Store:       openStore(t, sender),
+				Addr:        srv.Addr,
+				Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+				Connections: 2,
+				Warn:        warns.add,
+			}
+			before := nntp.SentFromFiles()
+			st, err := Send(context.Background(), opt)
+			if err != nil {
+				t.Fatalf("Send: %v (warnings %q)", err, warns.all())
+			}
+			s := &site{t: t, q: q}
+			s.checkBalance(st, n)
+			if st.Accepted != int64(n) || len(warns.all()) != 0 {
+				t.Errorf("accepted %d of %d (warnings %q)", st.Accepted, n, warns.all())
+			}
+			if ps := srv.Stats(); ps.Articles != n || ps.Refused+ps.Rejected != 0 {
+				t.Errorf("the peer received %d articles, refused %d and rejected %d as duplicates; want each of the %d once",
+					ps.Articles, ps.Refused, ps.Rejected, n)
+			}
+			if h := opt.Store.Held(); h != 0 {
+				t.Errorf("%d article descriptors or files still held after the pass", h)
+			}
+			large, small := 0, 0
+			for _, a := range arts {
+				want, err := opt.Store.Retrieve(mustToken(t, sender, a.MessageID), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(want) >= nntp.SendfileMin {
+					large++
+				} else {
+					small++
+				}
+				if got, ok := srv.Article(a.MessageID); !ok || !bytes.Equal(got, want) {
+					t.Errorf("%s: the peer received %d bytes that are not the %d stored", a.MessageID, len(got), len(want))
+				}
+			}
+			if large < 8 || small < 30 {
+				t.Fatalf("%d articles of at least %d bytes and %d below: the test proves too little", large, nntp.SendfileMin, small)
+			}
+			if sent := nntp.SentFromFiles() - before; sent != int64(large) {
+				t.Errorf("%d articles sent from their files, want the %d of at least %d bytes", sent, large, nntp.SendfileMin)
+			}
+		})
 	}
 }
 
