@@ -16,7 +16,7 @@ import (
 
 // takeFeed moves the sender's live feed file aside as a backlog the way nntpsend does
 // (rename, then ctlinnd flush so innd closes it), and returns the queue and its lines.
-func takeFeed(t *testing.T, sender *innlab.Instance, site string) (batch.Queue, int) {
+func takeFeed(t testing.TB, sender *innlab.Instance, site string) (batch.Queue, int) {
 	t.Helper()
 	q := batch.Queue{Dir: sender.Outgoing, Site: site}
 	backlog := filepath.Join(q.Dir, q.Name(batch.KindBacklog, time.Now(), false))
@@ -29,7 +29,7 @@ func takeFeed(t *testing.T, sender *innlab.Instance, site string) (batch.Queue, 
 	return q, countValid(t, backlog)
 }
 
-func openStore(t *testing.T, inst *innlab.Instance) *spoolfmt.Store {
+func openStore(t testing.TB, inst *innlab.Instance) *spoolfmt.Store {
 	t.Helper()
 	conf, err := spoolfmt.LoadInnConf(inst.InnConf)
 	if err != nil {
