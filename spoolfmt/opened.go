@@ -75,8 +75,13 @@ func (s *Store) ReadOpened(o *Opened, buf []byte) ([]byte, error) {
 	case o.fd != 0:
 		return s.readFD(o.fd-1, source{s: s, tok: o.tok}, buf, o.tok.Method() == TradSpool, o.size-1)
 	case o.caf.cf != nil:
-		// A CAF file is never rewritten in place: cleaning writes a new one.
-		return s.cafRead(o.tok, o.caf, buf)
+		// The table of contents again (a cancel clears the entry), from the file
+		// Find opened: cleaning writes a new file rather than rewrite this one.
+		loc, err := s.cafEntry(o.tok, o.caf.cf)
+		if err != nil {
+			return nil, err
+		}
+		return s.cafRead(o.tok, loc, buf)
 	}
 	return s.Retrieve(o.tok, buf)
 }
@@ -148,6 +153,11 @@ func (s *Store) WireFile(o *Opened, least int64, head []byte) (w WireFile, ok bo
 		return checkWire(fd, 0, st.Size, head, o.tok.Method() == TradSpool)
 	case o.caf.cf != nil:
 		if o.caf.size < least {
+			return WireFile{}, false
+		}
+		// Still where Find found it: not cancelled since (nor by an earlier
+		// send that WireUnchanged failed).
+		if loc, err := s.cafEntry(o.tok, o.caf.cf); err != nil || loc != o.caf {
 			return WireFile{}, false
 		}
 		w, ok = checkWire(int(o.caf.cf.f.Fd()), o.caf.off, o.caf.size, head, false)

@@ -314,7 +314,16 @@ func TestWireFileShared(t *testing.T) {
 			if err := s.WireUnchanged(&o); !errors.Is(err, ErrMissing) {
 				t.Errorf("WireUnchanged of a cancelled article: %v, want missing", err)
 			}
-			s.CloseOpened(&o)
+			// Sent again (after the connection was cut): read, and found missing.
+			if _, ok := s.WireFile(&o, 0, head); ok {
+				t.Error("WireFile of a cancelled article: ok")
+			}
+			if _, err := s.ReadOpened(&o, nil); !errors.Is(err, ErrMissing) {
+				t.Errorf("ReadOpened of a cancelled article: %v, want missing", err)
+			}
+			if s.Held() != 0 {
+				t.Errorf("held %d after ReadOpened", s.Held())
+			}
 
 			// The article's end changed, and for CNFS its header overwritten as
 			// innd's next cycle does.
