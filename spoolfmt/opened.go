@@ -68,7 +68,8 @@ func (s *Store) Find(tok Token) (Opened, error) {
 // ReadOpened returns the article o holds, as Retrieve does, and releases
 // what o holds. An o that holds nothing (the zero value, an article read
 // already) reads the token again, or fails when it has none. A CNFS article
-// is located again: its buffer may have wrapped over it since Find.
+// is located again (its buffer may have wrapped over it since Find), a
+// timecaf article looked up again in the CAF file Find holds.
 func (s *Store) ReadOpened(o *Opened, buf []byte) ([]byte, error) {
 	defer s.CloseOpened(o)
 	switch {
