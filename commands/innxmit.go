@@ -133,6 +133,7 @@ func parseInnxmitArgs(args []string) (innxmitArgs, error) {
 // Run runs innxmit. Messages go to stderr prefixed "innxmit: " and the exit status is
 // innxmit's, so it never returns an error main would print again.
 func (c *InnxmitCmd) Run(g *Globals) error {
+	feedProcs()
 	if err := g.dropRoot(); err != nil {
 		return err
 	}

@@ -70,6 +70,7 @@ Exit status: 0 every site done, 1 an error at some site, 75 only temporary failu
 
 // Run runs the pass over every site.
 func (c *RunCmd) Run(g *Globals) error {
+	feedProcs()
 	layer, err := flagSettings(c)
 	if err != nil {
 		return err

@@ -34,6 +34,7 @@ everything), 75 locked, peer unreachable or interrupted.`
 
 // Run runs the pass.
 func (c *SendCmd) Run(g *Globals) error {
+	feedProcs()
 	layer, err := flagSettings(c)
 	if err != nil {
 		return err
