@@ -21,6 +21,17 @@ type Sample struct {
 	CPU      time.Duration // user + system
 	RSSKiB   int64         // peak RSS
 	Window   int64         // nxmit: the largest window of a connection (detail line)
+	// PeerCPU is the receiving innd's user + system time during the run (real-innd
+	// scenarios; 0 elsewhere): whether the receiver, not the sender, set the pace.
+	PeerCPU time.Duration
+}
+
+// PeerBusy is the share of the run's wall time the receiving innd spent on a CPU.
+func (s Sample) PeerBusy() float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return s.PeerCPU.Seconds() / s.Wall.Seconds()
 }
 
 // ArticlesPerSec is articles over the program's own elapsed time.
@@ -78,6 +89,8 @@ type Row struct {
 
 	ArticlesPerSec, WallArticlesPerSec, MBPerSec, CPUPer1000, RSSMB float64
 	Elapsed                                                         float64 // seconds
+	// PeerCPUPer1000 and PeerBusy are the receiving innd's (medians; 0 without one).
+	PeerCPUPer1000, PeerBusy float64
 
 	// Ratios program/baseline of the medians.
 	RatioRate, RatioWallRate, RatioMB, RatioCPU, RatioRSS float64
@@ -116,6 +129,13 @@ func Summarize(samples []Sample, baseline string) []Row {
 			CPUPer1000:         med(ss, Sample.CPUPer1000),
 			RSSMB:              med(ss, Sample.RSSMB),
 			Elapsed:            med(ss, func(s Sample) float64 { return s.Elapsed.Seconds() }),
+			PeerCPUPer1000: med(ss, func(s Sample) float64 {
+				if s.Articles == 0 {
+					return 0
+				}
+				return s.PeerCPU.Seconds() * 1000 / float64(s.Articles)
+			}),
+			PeerBusy: med(ss, Sample.PeerBusy),
 		})
 	}
 	for i := range rows {

@@ -556,6 +556,9 @@ func (i *Instance) logTail() string {
 	return b.String()
 }
 
+// Pid returns the process id of the instance's innd, for measuring it (/proc).
+func (i *Instance) Pid() int { return i.cmd.Process.Pid }
+
 // Stop shuts innd down with `ctlinnd shutdown`, waits (at most 10 s) for it
 // to exit and kills it otherwise. It kills nothing but its own innd: the
 // child it started, which is also the pid in its innd.pid. An innd that was

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -350,6 +351,10 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 	defer cancel()
 	var s bench.Sample
 	var err error
+	var peer0 time.Duration
+	if recv != nil {
+		peer0 = procCPU(recv.Pid())
+	}
 	switch prog {
 	case "innxmit":
 		s, err = l.runInnxmit(rctx, sc.batch, port, dir)
@@ -366,6 +371,9 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 		return s, err
 	}
 	s.Scenario, s.Program, s.Round = sc.title, prog, round
+	if recv != nil {
+		s.PeerCPU = procCPU(recv.Pid()) - peer0
+	}
 	if prog != "innfeed" && sc.batch.wireBytes == 0 {
 		sc.batch.wireBytes = s.Bytes
 	}
@@ -384,4 +392,29 @@ func (l *lab) runOnce(ctx context.Context, sc scenario, prog string, round int) 
 		}
 	}
 	return s, nil
+}
+
+// procCPU returns the user + system time of process pid so far (/proc/PID/stat, in
+// the kernel's fixed 100 ticks a second), 0 if it cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	// After the name: state is field 3 of stat(5), utime 14 and stime 15.
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

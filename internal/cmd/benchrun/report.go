@@ -60,6 +60,9 @@ func (l *lab) markdown(samples []bench.Sample, qt []queueResult) string {
 		b.WriteString("\n")
 		b.WriteString(l.targets(rows, qt))
 	}
+	if len(samples) > 0 {
+		b.WriteString(peerMarkdown(bench.Summarize(samples, "innxmit")))
+	}
 	if len(l.window) > 0 {
 		b.WriteString("\n")
 		b.WriteString(windowMarkdown(l.window, l.small.lines))
@@ -70,10 +73,14 @@ func (l *lab) markdown(samples []bench.Sample, qt []queueResult) string {
 	}
 	if len(samples) > 0 {
 		b.WriteString("\n<details><summary>Every run</summary>\n\n")
-		b.WriteString("| scenario | round | program | articles | MB | elapsed s | wall s | CPU s | peak RSS MB |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| scenario | round | program | articles | MB | elapsed s | wall s | CPU s | peak RSS MB | receiving innd CPU s |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, s := range samples {
-			fmt.Fprintf(&b, "| %s | %d | %s | %d | %.1f | %.3f | %.3f | %.3f | %.1f |\n", s.Scenario, s.Round, s.Program,
-				s.Articles, float64(s.Bytes)/1e6, s.Elapsed.Seconds(), s.Wall.Seconds(), s.CPU.Seconds(), s.RSSMB())
+			peer := ""
+			if s.PeerCPU > 0 {
+				peer = fmt.Sprintf("%.2f", s.PeerCPU.Seconds())
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s | %d | %.1f | %.3f | %.3f | %.3f | %.1f | %s |\n", s.Scenario, s.Round, s.Program,
+				s.Articles, float64(s.Bytes)/1e6, s.Elapsed.Seconds(), s.Wall.Seconds(), s.CPU.Seconds(), s.RSSMB(), peer)
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -231,4 +238,22 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// peerMarkdown tells how busy the receiving innd was in the real-innd scenarios: near
+// 100 % of the run, it, not the sender, sets the pace, and the senders' rates can only
+// differ by how close they keep it to that.
+func peerMarkdown(rows []bench.Row) string {
+	var b strings.Builder
+	for _, r := range rows {
+		if r.PeerBusy == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n#### The receiving innd\n\nIts CPU time during each run (/proc), medians: at 100 % busy the receiver, not the sender, sets the rate.\n\n")
+			b.WriteString("| scenario | sender | articles/s | innd CPU s / 1,000 articles | innd busy (CPU / wall) |\n|---|---|---:|---:|---:|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.3f | %.0f %% |\n", r.Scenario, r.Program, bench.Thousands(r.ArticlesPerSec, 0), r.PeerCPUPer1000, 100*r.PeerBusy)
+	}
+	return b.String()
 }
