@@ -130,7 +130,7 @@ func BenchmarkSendfile(b *testing.B) {
 			mixed = append(mixed, 512<<10+r.Intn(1536<<10))
 		}
 	}
-	for _, least := range []int64{0, 16 << 10, 64 << 10, 128 << 10, 256 << 10} {
+	for _, least := range []int64{0, 16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10} {
 		b.Run(fmt.Sprintf("mixed/sendfile-from=%dK", least>>10), func(b *testing.B) {
 			f := newFileBenchFeeder(b, mixed)
 			f.fast, f.least = least > 0, least
