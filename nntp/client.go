@@ -160,6 +160,9 @@ func newClient(conn net.Conn, cfg Config) *Client {
 		dc:  dc,
 		br:  bufio.NewReaderSize(dc, readBufferSize),
 		bw:  bufio.NewWriterSize(dc, writeBufferSize),
+		// As large as the articles sent from their files start: a Feeder can then
+		// read any smaller one whole at the first try (see FileFeeder).
+		abuf: make([]byte, 0, SendfileMin),
 	}
 	if cfg.Trace != nil {
 		c.trace = &tracer{w: cfg.Trace}

@@ -238,20 +238,29 @@ func (c *Client) article(f Feeder, o *Offer) ([]byte, *Result) {
 		return nil, &Result{Offer: *o, Outcome: Missing, Err: fmt.Errorf("%w: %q", ErrBadMessageID, o.MessageID)}
 	}
 	art, err := f.Article(o, c.abuf[:0])
+	if res := c.keepArticle(o, art, err); res != nil {
+		return nil, res
+	}
+	return art, nil
+}
+
+// keepArticle checks an article the Feeder returned for o (with err), and keeps a
+// buffer that fits it for the next. A failure returns the Missing or Failed result.
+func (c *Client) keepArticle(o *Offer, art []byte, err error) *Result {
 	if err != nil {
 		out := Failed
 		if errors.Is(err, ErrNoArticle) {
 			out = Missing
 		}
-		return nil, &Result{Offer: *o, Outcome: out, Err: err}
+		return &Result{Offer: *o, Outcome: out, Err: err}
 	}
 	if !bytes.HasSuffix(art, []byte("\r\n.\r\n")) {
-		return nil, &Result{Offer: *o, Outcome: Failed, Err: fmt.Errorf("%s: %w", o.MessageID, ErrBadArticle)}
+		return &Result{Offer: *o, Outcome: Failed, Err: fmt.Errorf("%s: %w", o.MessageID, ErrBadArticle)}
 	}
 	// Keep a buffer of our own that fits the articles seen so far; the returned slice
 	// may belong to the Feeder, so it is never adopted.
 	if n := len(art); n > cap(c.abuf) && n <= maxKeptBuffer {
 		c.abuf = make([]byte, 0, n+n/4)
 	}
-	return art, nil
+	return nil
 }

@@ -25,10 +25,13 @@ type FileFeeder interface {
 	Feeder
 	// ArticleFile returns where o's article lies in a file, when it is stored there in
 	// wire format (CRLF lines, dot-stuffed, ending in CRLF.CRLF, checked), and is at
-	// least min bytes. ok false (with a nil error): the connection calls Article
-	// instead. Errors are those of Article. The descriptor must stay open until o's
-	// result reaches Done; the connection never closes it.
-	ArticleFile(o *Offer, min int64) (r FileRange, ok bool, err error)
+	// least min bytes (ok). An article below min may come back read whole into buf
+	// instead (art, ok false), as Article would return it: a Feeder that learns the
+	// size by reading saves a stat and a second read that way. Neither (ok false, art
+	// nil, a nil error): the connection calls Article. Errors are those of Article.
+	// The descriptor must stay open until o's result reaches Done; the connection
+	// never closes it.
+	ArticleFile(o *Offer, min int64, buf []byte) (r FileRange, art []byte, ok bool, err error)
 	// FileUnchanged is called for a Shared range once all of it but its last three
 	// bytes (".\r\n") went to the peer: nil if o's article is still in the file as
 	// ArticleFile found it, so the bytes sent were the article's; the connection then

@@ -32,12 +32,12 @@ func (f *fileBenchFeeder) Article(o *Offer, buf []byte) ([]byte, error) {
 	return buf, err
 }
 
-func (f *fileBenchFeeder) ArticleFile(o *Offer, _ int64) (FileRange, bool, error) {
+func (f *fileBenchFeeder) ArticleFile(o *Offer, _ int64, _ []byte) (FileRange, []byte, bool, error) {
 	i := o.Ref % int64(len(f.fds))
 	if !f.fast || int64(len(f.arts[i])) < f.least {
-		return FileRange{}, false, nil
+		return FileRange{}, nil, false, nil
 	}
-	return FileRange{FD: f.fds[i], Size: int64(len(f.arts[i]))}, true, nil
+	return FileRange{FD: f.fds[i], Size: int64(len(f.arts[i]))}, nil, true, nil
 }
 
 func (f *fileBenchFeeder) FileUnchanged(o *Offer) error { return nil }

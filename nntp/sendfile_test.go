@@ -25,6 +25,10 @@ type fileFeeder struct {
 	offs      map[string]int64
 	changed   map[string]bool // FileUnchanged fails for these
 	rechecked atomic.Int64
+	// readSmall returns articles below the threshold read, as the spool does, and
+	// counts them.
+	readSmall    bool
+	readOnTheWay atomic.Int64
 }
 
 // newSharedFileFeeder stores the articles one after another in one file, with a
@@ -75,23 +79,28 @@ func newFileFeeder(t *testing.T, n int, sizes ...int) *fileFeeder {
 	return f
 }
 
-func (f *fileFeeder) ArticleFile(o *Offer, min int64) (FileRange, bool, error) {
+func (f *fileFeeder) ArticleFile(o *Offer, min int64, buf []byte) (FileRange, []byte, bool, error) {
 	fh := f.files[o.MessageID]
 	if f.shared {
 		size := int64(len(f.articles[o.MessageID]))
 		if size < min {
-			return FileRange{}, false, nil
+			return FileRange{}, nil, false, nil
 		}
-		return FileRange{FD: int(fh.Fd()), Off: f.offs[o.MessageID], Size: size, Shared: true}, true, nil
+		return FileRange{FD: int(fh.Fd()), Off: f.offs[o.MessageID], Size: size, Shared: true}, nil, true, nil
 	}
 	st, err := fh.Stat()
 	if err != nil {
-		return FileRange{}, false, err
+		return FileRange{}, nil, false, err
 	}
 	if st.Size() < min {
-		return FileRange{}, false, nil
+		if f.readSmall {
+			// As the spool does: the small article read on the way.
+			f.readOnTheWay.Add(1)
+			return FileRange{}, append(buf[:0], f.articles[o.MessageID]...), false, nil
+		}
+		return FileRange{}, nil, false, nil
 	}
-	return FileRange{FD: int(fh.Fd()), Size: st.Size()}, true, nil
+	return FileRange{FD: int(fh.Fd()), Size: st.Size()}, nil, true, nil
 }
 
 func (f *fileFeeder) FileUnchanged(o *Offer) error {
@@ -117,8 +126,9 @@ func TestStreamSendfile(t *testing.T) {
 		script   nntptest.Script
 		mode     CheckMode
 		cfg      Config
-		fastPath bool
-		shared   bool // ranges of one file (CNFS, timecaf), checked after the send
+		fastPath  bool
+		shared    bool // ranges of one file (CNFS, timecaf), checked after the send
+		readSmall bool // ArticleFile returns the small ones read
 	}{
 		{name: "plain TCP", fastPath: true},
 		{name: "TLS falls back", script: tlsSrv, cfg: Config{TLS: &tls.Config{RootCAs: ca.Pool}}},
@@ -126,6 +136,7 @@ func TestStreamSendfile(t *testing.T) {
 		{name: "rate-limited falls back", cfg: Config{Limiter: NewRateLimiter(1 << 30)}},
 		{name: "shared file", fastPath: true, shared: true},
 		{name: "shared file no check", mode: NeverCheck, fastPath: true, shared: true},
+		{name: "small ones read on the way", fastPath: true, readSmall: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +146,9 @@ func TestStreamSendfile(t *testing.T) {
 			if tt.shared {
 				f = newSharedFileFeeder(t, n, sizes...)
 			}
+			f.readSmall = tt.readSmall
+			var articleCalls atomic.Int64
+			f.onArt = func(string) { articleCalls.Add(1) }
 			c := streamClient(t, srv, tt.cfg)
 			before := sendfileCount.Load()
 			st, err := c.Stream(context.Background(), f, StreamConfig{Mode: tt.mode})
@@ -156,6 +170,15 @@ func TestStreamSendfile(t *testing.T) {
 			}
 			if tt.shared && f.rechecked.Load() != want {
 				t.Errorf("FileUnchanged called %d times, want once for each of the %d sent", f.rechecked.Load(), want)
+			}
+			if tt.readSmall {
+				// The small ones came read from ArticleFile, and Article was not asked.
+				if got := f.readOnTheWay.Load(); got != n/2 {
+					t.Errorf("%d articles read on the way, want the %d small ones", got, n/2)
+				}
+				if got := articleCalls.Load(); got != 0 {
+					t.Errorf("Article called %d times for articles ArticleFile had read", got)
+				}
 			}
 		})
 	}

@@ -321,8 +321,12 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 		o := &offers[i]
 		var err error
 		if how != sendCheck {
+			var art []byte
+			var res *Result
 			if s.ff != nil {
-				sent, res, err := s.sendArticleFile(o, how)
+				var sent bool
+				var err error
+				sent, art, res, err = s.sendArticleFile(o, how)
 				if res != nil {
 					s.wres = append(s.wres, *res)
 					finished++
@@ -337,7 +341,11 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 					continue
 				}
 			}
-			art, res := s.c.article(s.f, o)
+			if art != nil {
+				res = s.c.keepArticle(o, art, nil)
+			} else {
+				art, res = s.c.article(s.f, o)
+			}
 			if res != nil {
 				s.wres = append(s.wres, *res)
 				finished++
@@ -378,20 +386,20 @@ func (s *streamer) send(offers []Offer, how sendKind) bool {
 // with sendfile. sent false: the Feeder has no file for it, use Article. A result: o is
 // finished without a TAKETHIS. An error: the connection failed, o is in the ring and
 // ends Unsent with the others.
-func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, res *Result, err error) {
+func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, art []byte, res *Result, err error) {
 	if !validMessageID(o.MessageID) {
-		return false, nil, nil // Article's path reports it
+		return false, nil, nil, nil // Article's path reports it
 	}
-	r, ok, ferr := s.ff.ArticleFile(o, SendfileMin)
+	r, art, ok, ferr := s.ff.ArticleFile(o, SendfileMin, s.c.abuf[:0])
 	if ferr != nil {
 		out := Failed
 		if errors.Is(ferr, ErrNoArticle) {
 			out = Missing
 		}
-		return false, &Result{Offer: *o, Outcome: out, Err: ferr}, nil
+		return false, nil, &Result{Offer: *o, Outcome: out, Err: ferr}, nil
 	}
 	if !ok {
-		return false, nil, nil
+		return false, art, nil, nil
 	}
 	s.push(sentCmd{offer: *o, kind: cmdTakethis, size: int(r.Size)})
 	if how == sendNoCheck {
@@ -401,25 +409,25 @@ func (s *streamer) sendArticleFile(o *Offer, how sendKind) (sent bool, res *Resu
 	s.writeCmd("TAKETHIS ", o.MessageID, nil)
 	s.publish()
 	if err := s.c.bw.Flush(); err != nil {
-		return false, nil, &ConnError{Op: "send", Err: err}
+		return false, nil, nil, &ConnError{Op: "send", Err: err}
 	}
 	n := r.Size
 	if r.Shared {
 		n -= int64(len(heldBack))
 	}
 	if err := s.c.sendFile(s.raw, r.FD, r.Off, n); err != nil {
-		return false, nil, &ConnError{Op: "send", Err: err}
+		return false, nil, nil, &ConnError{Op: "send", Err: err}
 	}
 	if r.Shared {
 		// The peer has all but the end: an article that changed under sendfile is
 		// cut off here, never completed with bytes that are not its own.
 		if err := s.ff.FileUnchanged(o); err != nil {
-			return false, nil, &ConnError{Op: "send", Err: fmt.Errorf("article %s changed in its file while sent; closing the connection so that the peer drops it: %v", o.MessageID, err)}
+			return false, nil, nil, &ConnError{Op: "send", Err: fmt.Errorf("article %s changed in its file while sent; closing the connection so that the peer drops it: %v", o.MessageID, err)}
 		}
 		s.c.bw.WriteString(heldBack) // goes with the next command
 	}
 	sendfileCount.Add(1)
-	return true, nil, nil
+	return true, nil, nil, nil
 }
 
 // push appends a command to the ring, unpublished: the reader sees it at the next

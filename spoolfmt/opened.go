@@ -134,57 +134,77 @@ type WireFile struct {
 // stays valid until CloseOpened or ReadOpened (a CNFS article pins the
 // buffers open until then): the caller must not close it, and may send it
 // again after a failure.
-func (s *Store) WireFile(o *Opened, least int64, head []byte) (w WireFile, ok bool) {
+//
+// With a buf of at least 4 KB, a timehash file is read first, up to least
+// bytes: one that ends before is returned whole in art (ok false), checked
+// as ReadOpened checks it, and o is released as ReadOpened releases it. Most
+// articles are far below least, and the stat that would tell their size, then
+// the read, were two of their four system calls.
+func (s *Store) WireFile(o *Opened, least int64, head, buf []byte) (w WireFile, art []byte, ok bool) {
 	switch {
 	case o.fd != 0:
 		fd := o.fd - 1
 		if o.size > 0 && o.size-1 < least {
-			return WireFile{}, false
+			return WireFile{}, nil, false
+		}
+		if probe := min(int64(cap(buf)), least, s.maxSize); o.tok.Method() == TimeHash && probe >= probeMin {
+			p := buf[:probe]
+			n, err := syscall.Pread(fd, p, 0)
+			if err == nil && int64(n) < probe {
+				if !validWire(p[:n]) {
+					// Not an article to send (or a file still growing): ReadOpened
+					// reads it again and says what is wrong.
+					return WireFile{}, nil, false
+				}
+				s.CloseOpened(o)
+				return WireFile{}, p[:n], false
+			}
 		}
 		var st syscall.Stat_t
 		if fstatFD(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-			return WireFile{}, false
+			return WireFile{}, nil, false
 		}
 		// The read that follows a refusal needs no stat of its own: most articles are
 		// below least, and the stat was a fifth of their system calls.
 		o.size = st.Size + 1
 		if st.Size < least || st.Size > s.maxSize {
-			return WireFile{}, false
+			return WireFile{}, nil, false
 		}
-		return checkWire(fd, 0, st.Size, head, o.tok.Method() == TradSpool)
+		w, ok = checkWire(fd, 0, st.Size, head, o.tok.Method() == TradSpool)
+		return w, nil, ok
 	case o.caf.cf != nil:
 		if o.caf.size < least {
-			return WireFile{}, false
+			return WireFile{}, nil, false
 		}
 		// Still where Find found it: not cancelled since (nor by an earlier
 		// send that WireUnchanged failed).
 		if loc, err := s.cafEntry(o.tok, o.caf.cf); err != nil || loc != o.caf {
-			return WireFile{}, false
+			return WireFile{}, nil, false
 		}
 		w, ok = checkWire(int(o.caf.cf.f.Fd()), o.caf.off, o.caf.size, head, false)
 		w.Shared = true
-		return w, ok
+		return w, nil, ok
 	case o.cnfs.b != nil:
 		if o.cnfs.size < least {
-			return WireFile{}, false
+			return WireFile{}, nil, false
 		}
 		// The buffer may have wrapped since Find: the article must still be
 		// where Find found it, with the same header.
 		if loc, err := s.cnfs.locate(o.tok); err != nil || loc != o.cnfs {
-			return WireFile{}, false
+			return WireFile{}, nil, false
 		}
 		if !o.pinned {
 			if !s.cnfs.pin() {
-				return WireFile{}, false
+				return WireFile{}, nil, false
 			}
 			o.pinned = true
 			s.held.Add(1)
 		}
 		w, ok = checkWire(int(o.cnfs.b.f.Fd()), o.cnfs.off+cnfsArtHdrSize, o.cnfs.size, head, false)
 		w.Shared = true
-		return w, ok
+		return w, nil, ok
 	}
-	return WireFile{}, false
+	return WireFile{}, nil, false
 }
 
 // checkWire checks the size bytes at off of fd as WireFile does: the header

@@ -181,10 +181,10 @@ func TestWireFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, ok := s.WireFile(&o, int64(len(arts[i]))+1, head); ok {
+				if _, _, ok := s.WireFile(&o, int64(len(arts[i]))+1, head, nil); ok {
 					t.Errorf("WireFile took an article below the size asked for")
 				}
-				w, ok := s.WireFile(&o, 1, head)
+				w, _, ok := s.WireFile(&o, 1, head, nil)
 				if ok != tt.wire {
 					t.Fatalf("WireFile ok = %v, want %v", ok, tt.wire)
 				}
@@ -201,7 +201,7 @@ func TestWireFile(t *testing.T) {
 					t.Fatalf("held %d descriptors after WireFile, want 1", s.Held())
 				}
 				s.CloseOpened(&o)
-				if _, ok := s.WireFile(&o, 1, head); ok {
+				if _, _, ok := s.WireFile(&o, 1, head, nil); ok {
 					t.Error("WireFile of a closed Opened")
 				}
 			}
@@ -210,7 +210,8 @@ func TestWireFile(t *testing.T) {
 }
 
 // A timehash article below the sendfile threshold costs one stat at most: WireFile's,
-// which ReadOpened reuses; read through a buffer that holds it, none.
+// which ReadOpened reuses; read through a buffer that holds it, none, and WireFile
+// given one returns it read (one read: the stat and the second read are saved).
 func TestReadStats(t *testing.T) {
 	sp := newSMSpool(t, smOptions{Method: "timehash"})
 	arts := wires(genArticles(8, 13, false, 0))
@@ -228,11 +229,25 @@ func TestReadStats(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			if _, ok := s.WireFile(&o, 1<<30, head); ok {
+			if _, _, ok := s.WireFile(&o, 1<<30, head, nil); ok {
 				t.Fatal("WireFile took an article below the threshold")
 			}
 			return s.ReadOpened(&o, buf)
 		}, 1},
+		{"WireFile reading", func(i int, tok Token) ([]byte, error) {
+			o, err := s.Find(tok)
+			if err != nil {
+				return nil, err
+			}
+			_, art, ok := s.WireFile(&o, 64<<10, head, buf)
+			if ok || art == nil {
+				t.Fatalf("WireFile with a buffer: ok %v, %d bytes read; want the article read", ok, len(art))
+			}
+			if s.Held() != 0 {
+				t.Fatalf("WireFile returned the article and holds %d descriptors", s.Held())
+			}
+			return art, nil
+		}, 0},
 		{"Find, ReadOpened", func(i int, tok Token) ([]byte, error) {
 			o, err := s.Find(tok)
 			if err != nil {
@@ -275,10 +290,10 @@ func TestWireFileShared(t *testing.T) {
 					t.Fatalf("Find %v: %v", toks[i], err)
 				}
 				size := int64(len(arts[i]))
-				if _, ok := s.WireFile(&o, size+1, head); ok {
+				if _, _, ok := s.WireFile(&o, size+1, head, nil); ok {
 					t.Fatalf("WireFile of a %d-byte article with least %d: ok", size, size+1)
 				}
-				w, ok := s.WireFile(&o, size, head)
+				w, _, ok := s.WireFile(&o, size, head, nil)
 				if !ok || !w.Shared || w.Size != size || w.Off <= 0 {
 					t.Fatalf("WireFile of %v = %+v, %v; want a shared range of %d bytes", toks[i], w, ok, size)
 				}
@@ -315,7 +330,7 @@ func TestWireFileShared(t *testing.T) {
 				t.Errorf("WireUnchanged of a cancelled article: %v, want missing", err)
 			}
 			// Sent again (after the connection was cut): read, and found missing.
-			if _, ok := s.WireFile(&o, 0, head); ok {
+			if _, _, ok := s.WireFile(&o, 0, head, nil); ok {
 				t.Error("WireFile of a cancelled article: ok")
 			}
 			if _, err := s.ReadOpened(&o, nil); !errors.Is(err, ErrMissing) {

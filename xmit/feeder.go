@@ -455,27 +455,34 @@ var headPool = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
 
 // ArticleFile hands the connection where o's article lies in a file when it is stored
 // there in wire format (timehash; tradspool with wireformat; a CNFS buffer; a CAF
-// file), so that it is sent with sendfile: nntp.FileFeeder. Its Message-ID is checked
-// as Article checks it. The descriptor stays held until Done, so an Unsent article is
-// sent again from it.
-func (f *feeder) ArticleFile(o *nntp.Offer, least int64) (nntp.FileRange, bool, error) {
+// file), so that it is sent with sendfile: nntp.FileFeeder. A timehash article below
+// least comes back read into buf instead, by the read that found its size. Its
+// Message-ID is checked as Article checks it. The descriptor stays held until Done,
+// so an Unsent article is sent again from it.
+func (f *feeder) ArticleFile(o *nntp.Offer, least int64, buf []byte) (nntp.FileRange, []byte, bool, error) {
 	f.mu.Lock()
 	p := f.pending[o.Ref]
 	f.mu.Unlock()
 	if p == nil || !p.rec.Line.IsToken {
-		return nntp.FileRange{}, false, nil
+		return nntp.FileRange{}, nil, false, nil
 	}
 	hp := headPool.Get().(*[]byte)
 	defer headPool.Put(hp)
-	w, ok := f.store.WireFile(&p.art, least, *hp)
-	if !ok {
-		return nntp.FileRange{}, false, nil
+	w, art, ok := f.store.WireFile(&p.art, least, *hp, buf)
+	head := w.Head
+	if art != nil {
+		head = art
+	} else if !ok {
+		return nntp.FileRange{}, nil, false, nil
 	}
-	if err := spoolfmt.CheckMessageID(w.Head, p.rec.Line.MessageID); err != nil {
+	if err := spoolfmt.CheckMessageID(head, p.rec.Line.MessageID); err != nil {
 		f.warn("%s:%d: %v", p.bl.file.Path, p.rec.LineNo, err)
-		return nntp.FileRange{}, false, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
+		return nntp.FileRange{}, nil, false, fmt.Errorf("%w: %v", nntp.ErrNoArticle, err)
 	}
-	return nntp.FileRange{FD: w.FD, Off: w.Off, Size: w.Size, Shared: w.Shared}, true, nil
+	if art != nil {
+		return nntp.FileRange{}, art, false, nil
+	}
+	return nntp.FileRange{FD: w.FD, Off: w.Off, Size: w.Size, Shared: w.Shared}, nil, true, nil
 }
 
 // FileUnchanged checks, after a CNFS or timecaf article went out from its file, that
