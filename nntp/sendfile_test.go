@@ -122,10 +122,10 @@ func TestStreamSendfile(t *testing.T) {
 	ca := nntptest.NewCA(t, "nxmit test CA")
 	tlsSrv := nntptest.Script{TLS: nntptest.ServerConfig(ca.Issue(t, nntptest.LeafOptions{}), nil)}
 	tests := []struct {
-		name     string
-		script   nntptest.Script
-		mode     CheckMode
-		cfg      Config
+		name      string
+		script    nntptest.Script
+		mode      CheckMode
+		cfg       Config
 		fastPath  bool
 		shared    bool // ranges of one file (CNFS, timecaf), checked after the send
 		readSmall bool // ArticleFile returns the small ones read
