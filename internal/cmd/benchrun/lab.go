@@ -16,7 +16,7 @@ import (
 )
 
 // Scenario names, for -only. "queue" is the queue-tool measurements.
-var allScenarios = []string{"sink-small", "sink-mixed", "tls-small", "delay-small", "delay-mixed", "delay2-small", "delay2-mixed",
+var allScenarios = []string{"sink-small", "sink-large", "sink-mixed", "tls-small", "delay-small", "delay-mixed", "delay2-small", "delay2-mixed",
 	"innd-small", "innd-mixed", "window", "queue"}
 
 // batchSet is one batch of the sender's feed-file lines, and what is in it.
@@ -56,6 +56,7 @@ type lab struct {
 	sender *innlab.Instance
 	mixed  *batchSet
 	small  *batchSet
+	large  *batchSet // many small articles: the sender's rate and memory at scale
 	sink   *sinkProc // answers at once
 	delay  *sinkProc // answers each command c.delay after it arrived
 	delay2 *sinkProc // ... c.delay2 after
@@ -80,7 +81,8 @@ func newLab(ctx context.Context, c *config, work string) (*lab, error) {
 	}
 	needMixed := c.articles > 0 && (c.want("sink-mixed") || c.want("delay-mixed") || c.want("innd-mixed"))
 	needSmall := c.small > 0 && (c.want("sink-small") || c.want("tls-small") || c.want("delay-small") || c.want("innd-small"))
-	needSpool := needMixed || needSmall || (c.lines > 0 && c.want("queue"))
+	needLarge := c.large > 0 && c.want("sink-large")
+	needSpool := needMixed || needSmall || needLarge || (c.lines > 0 && c.want("queue"))
 
 	if needSpool {
 		logf("starting the sending innd")
@@ -102,6 +104,13 @@ func newLab(ctx context.Context, c *config, work string) (*lab, error) {
 				return nil, err
 			}
 		}
+		if needLarge {
+			l.large, err = l.makeBatch("large", fmt.Sprintf("%s × 1–4 KB", thousands(c.large)), c.large, smallArticles(c.seed+2, c.large))
+			if err != nil {
+				l.close()
+				return nil, err
+			}
+		}
 		// Both programs read the spool directly; an idle innd would only add noise.
 		if err := l.sender.Stop(); err != nil {
 			l.close()
@@ -109,7 +118,7 @@ func newLab(ctx context.Context, c *config, work string) (*lab, error) {
 		}
 	}
 
-	if c.want("sink-small") || c.want("sink-mixed") || (c.lines > 0 && c.want("queue")) || c.profile != "" {
+	if c.want("sink-small") || c.want("sink-large") || c.want("sink-mixed") || (c.lines > 0 && c.want("queue")) || c.profile != "" {
 		if l.sink, err = startSink(0); err != nil {
 			l.close()
 			return nil, err
@@ -264,6 +273,9 @@ func (l *lab) scenarios() []scenario {
 	}
 	d := l.c.delay.String()
 	add("sink-small", l.small, peerSink, "null sink, 1–4 KB")
+	if l.large != nil {
+		add("sink-large", l.large, peerSink, "null sink, "+thousands(l.large.lines)+" × 1–4 KB")
+	}
 	add("sink-mixed", l.mixed, peerSink, "null sink, mixed")
 	add("tls-small", l.small, peerTLS, "TLS sink, 1–4 KB")
 	add("delay-small", l.small, peerDelay, "sink +"+d+", 1–4 KB")
@@ -288,6 +300,11 @@ func (l *lab) measure(ctx context.Context, sc scenario) ([]bench.Sample, error) 
 			}
 			if err := ctx.Err(); err != nil {
 				return samples, err
+			}
+			if sc.batch == l.large && prog != "nxmit" {
+				// The large batch checks nxmit at scale against its own 20,000-article
+				// rate; the others would add minutes per round for no target.
+				continue
 			}
 			if sc.peer == peerDelay2 && prog == "innxmit" {
 				// innxmit's fixed window makes it about 4 times slower again than at

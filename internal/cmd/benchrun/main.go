@@ -34,6 +34,7 @@ type config struct {
 	nxmit    string
 	articles int
 	small    int
+	large    int
 	rounds   int
 	delay    time.Duration
 	delay2   time.Duration
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&c.nxmit, "nxmit", "", "nxmit binary to measure (scripts/bench builds it)")
 	flag.IntVar(&c.articles, "articles", 20000, "articles in the mixed batch (70% 1-4 KB, 25% 10-100 KB, 5% 0.5-2 MB)")
 	flag.IntVar(&c.small, "small", 20000, "articles in the batch of 1-4 KB articles (0: none)")
+	flag.IntVar(&c.large, "large", 1_000_000, "articles in the large batch of 1-4 KB articles, sent by nxmit to the null sink (sink-large: rate and memory at scale; 0: none)")
 	flag.IntVar(&c.rounds, "rounds", 5, "rounds; each program runs once per round and scenario (runs vary by up to 2x on a shared VM: take 5 or more)")
 	flag.DurationVar(&c.delay, "delay", 50*time.Millisecond, "reply delay of the simulated long-distance peer")
 	flag.DurationVar(&c.delay2, "delay2", 200*time.Millisecond, "reply delay of the simulated intercontinental peer")
@@ -94,6 +96,9 @@ func main() {
 		}
 		if !set["small"] {
 			c.small = 2000
+		}
+		if !set["large"] {
+			c.large = 20000
 		}
 		if !set["rounds"] {
 			c.rounds = 1
@@ -128,7 +133,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchrun: -nxmit is required (scripts/bench builds it)")
 		os.Exit(2)
 	}
-	if c.rounds < 1 || c.articles < 0 || c.small < 0 || c.lines < 0 {
+	if c.rounds < 1 || c.articles < 0 || c.small < 0 || c.large < 0 || c.lines < 0 {
 		fmt.Fprintln(os.Stderr, "benchrun: -rounds must be at least 1 and counts not negative")
 		os.Exit(2)
 	}

@@ -104,7 +104,7 @@ func (l *lab) profiles(ctx context.Context) error {
 		return err
 	}
 	for _, sc := range l.scenarios() {
-		if sc.peer == peerDelay || sc.peer == peerDelay2 || sc.peer == peerTLS || !l.c.want(sc.name) {
+		if sc.peer == peerDelay || sc.peer == peerDelay2 || sc.peer == peerTLS || sc.batch == l.large || !l.c.want(sc.name) {
 			continue
 		}
 		r, err := l.profileOne(ctx, self, sc)

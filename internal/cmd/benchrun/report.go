@@ -48,7 +48,7 @@ func (l *lab) markdown(samples []bench.Sample, qt []queueResult) string {
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shows here)\n", l.loadStart, loadAvg())
 	fmt.Fprintf(&b, "- Software: INN %s (Debian inn2, innd and innxmit), Go %s\n", cmdOut("dpkg-query", "-W", "-f", "${Version}", "inn2"), runtime.Version())
 	fmt.Fprintf(&b, "- Rounds: %d; in each round every program sends its own copy of the same batch, the order rotating from round to round; figures are medians, ×N is the ratio to innxmit's median.\n", c.rounds)
-	for _, bs := range []*batchSet{l.mixed, l.small} {
+	for _, bs := range []*batchSet{l.mixed, l.small, l.large} {
 		if bs != nil {
 			fmt.Fprintf(&b, "- Batch %q: %s articles, %.1f MB as stored (native)\n", bs.name, thousands(bs.lines), float64(bs.rawBytes)/1e6)
 		}
@@ -136,6 +136,19 @@ func (l *lab) targets(rows []bench.Row, qt []queueResult) string {
 	absolute("≥ 15,000 art/s at "+d2+", 1–4 KB", "sink +"+d2+", 1–4 KB", 15000)
 	ratio("null sink, 1–4 KB: ≥ 2.5× innxmit's art/s", "null sink, 1–4 KB", "innxmit", rate, 2.5, true)
 	ratio("… CPU per article ≤ 0.4× innxmit's", "null sink, 1–4 KB", "innxmit", cpu, 0.4, false)
+	if l.large != nil {
+		large := "null sink, " + thousands(l.large.lines) + " × 1–4 KB"
+		n, ok1 := find(large, "nxmit")
+		s, ok2 := find("null sink, 1–4 KB", "nxmit")
+		if ok1 && ok2 && s.ArticlesPerSec > 0 {
+			v := n.ArticlesPerSec / s.ArticlesPerSec
+			row(thousands(l.large.lines)+" small articles to the null sink: rate within 10 % of the "+thousands(l.small.lines)+" case",
+				fmt.Sprintf("%s art/s, ×%.2f", bench.Thousands(n.ArticlesPerSec, 0), v), v >= 0.9)
+		}
+		if ok1 {
+			row("… peak RSS ≤ 40 MB", fmt.Sprintf("%.1f MB", n.RSSMB), n.RSSMB <= 40)
+		}
+	}
 	ratio("null sink, mixed: ≥ 1.5× innxmit's MB/s", "null sink, mixed", "innxmit", mb, 1.5, true)
 	ratio("… CPU per article ≤ 0.5× innxmit's", "null sink, mixed", "innxmit", cpu, 0.5, false)
 	for _, sc := range []string{"real innd, 1–4 KB", "real innd, mixed"} {
