@@ -142,8 +142,27 @@ type StreamConfig struct {
 	// (default 1 s); what is not answered by then is Unsent.
 	Grace time.Duration
 
+	// Sampled, when set, is told what the connection measured, once per round trip
+	// (the adaptive window's samples; none with Fixed). It runs on the reader with the
+	// stream's lock held: it must be quick and must not call into the Client.
+	Sampled func(StreamSample)
+
 	// trace, in tests, sees each window decision.
 	trace func(elapsed time.Duration, window int, rate float64, rttMin time.Duration)
+}
+
+// A StreamSample is what a streaming connection measured over one round trip, for a
+// caller that adapts the number of connections (StreamConfig.Sampled).
+type StreamSample struct {
+	Window int // the window after the sample
+	Cap    int // StreamConfig.Window: the most the window may grow to
+	// Limited says whether the writer waited for a free slot during the sample: the
+	// window, not the backlog or the Feeder, held the connection back.
+	Limited  bool
+	Rate     float64       // replies per second over the round trip
+	RTT      time.Duration // the least round trip seen lately
+	Answered int           // replies in the sample
+	Deferred int           // ... of which deferrals (431, 436)
 }
 
 // FeedStats counts what one Stream or IHave call did on its connection.

@@ -60,6 +60,8 @@ type streamer struct {
 	ring   []sentCmd // command i is at ring[i%window]
 	base   time.Time // the streamer clock's zero
 
+	sampled func(StreamSample) // StreamConfig.Sampled
+
 	mu       sync.Mutex
 	rcond    sync.Cond // the reader waits for commands to answer, or the end
 	wcond    sync.Cond // the writer waits for free slots, wanted articles, or the end
@@ -151,6 +153,7 @@ func (c *Client) Stream(ctx context.Context, f Feeder, cfg StreamConfig) (FeedSt
 		noCheck: cfg.Mode == NeverCheck,
 		wanted:  make([]Offer, 0, pullBatch),
 		win:     newWindowCtl(&cfg, c.rtt),
+		sampled: cfg.Sampled,
 	}
 	if ff, ok := f.(FileFeeder); ok {
 		if s.raw = c.rawTCP(); s.raw != nil {
@@ -557,7 +560,12 @@ func (s *streamer) read() {
 	// publish hands our progress to the writer; s.mu must be held.
 	publish := func() {
 		changed := s.head != head || finished > 0 || len(wants) > 0 || s.noCheck != noCheck
+		answered, deferred, limited := s.win.answered, s.win.deferred, s.limited
 		if w, sampled := s.win.sample(s.clock(), head, s.tail, s.limited); sampled {
+			if s.sampled != nil {
+				s.sampled(StreamSample{Window: w, Cap: s.window, Limited: limited, Rate: s.win.lastRate,
+					RTT: s.win.rttMin, Answered: answered, Deferred: deferred})
+			}
 			s.limited = false
 			changed = changed || w > s.limit
 			s.limit = w
