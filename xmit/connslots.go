@@ -41,6 +41,18 @@ func (s *ConnSlots) Acquire(ctx context.Context, n int) (int, error) {
 	}
 }
 
+// TryAcquire takes one slot if one is free, without waiting, and reports whether it
+// did.
+func (s *ConnSlots) TryAcquire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.used >= s.size {
+		return false
+	}
+	s.used++
+	return true
+}
+
 // Release gives n slots back.
 func (s *ConnSlots) Release(n int) {
 	s.mu.Lock()

@@ -58,6 +58,9 @@ type feeder struct {
 	bad     *batch.Quarantine // S.bad; nil when the caller gives its own files (innxmit)
 	skipped []batch.File      // backlogs being written, left for the next pass
 	shaped  []*backlog        // backlogs whose reading stopped at a line held for the delay
+
+	// For depth's estimate: the bytes and lines read, and where cur's reading is.
+	readBytes, readLines, curEnd int64
 }
 
 // replyKey names a kind of reply worth one warning a pass.
@@ -114,14 +117,23 @@ func hostOf(addr string) string {
 }
 
 // connFeeder is the feeder as one connection sees it: its answers carry its number
-// into the article log.
+// into the article log, and a connection being closed gets no new offers.
 type connFeeder struct {
 	*feeder
-	conn int
+	conn *connState
+}
+
+// NextOffers implements nntp.Feeder: nothing for a connection being closed, whose
+// Stream then drains what it took and ends.
+func (c connFeeder) NextOffers(dst []nntp.Offer, max int) []nntp.Offer {
+	if c.conn.retire.Load() {
+		return dst
+	}
+	return c.feeder.NextOffers(dst, max)
 }
 
 // Done implements nntp.Feeder.
-func (c connFeeder) Done(results []nntp.Result) { c.feeder.done(results, c.conn) }
+func (c connFeeder) Done(results []nntp.Result) { c.feeder.done(results, c.conn.id) }
 
 // record queues an article log entry for p; it is written with the batch it belongs to.
 func (f *feeder) record(p *pending, outcome string, conn int, r *nntp.Result, text string) {
@@ -223,6 +235,9 @@ func (f *feeder) nextLine() (*pending, bool) {
 			f.cur = nil
 			continue
 		}
+		f.readBytes += int64(rec.Len) + 1
+		f.readLines++
+		f.curEnd = rec.Offset + int64(rec.Len) + 1
 		p := &pending{bl: f.cur, rec: rec}
 		if rec.Err != nil {
 			// Reported, counted and quarantined in S.bad; the line does not keep the
@@ -420,6 +435,7 @@ func (f *feeder) openNext() bool {
 			f.warn("%s: %v", file.Path, w)
 		}
 		f.cur = &backlog{file: file, b: b}
+		f.curEnd = 0
 		f.open = append(f.open, f.cur)
 		return true
 	}
@@ -863,6 +879,51 @@ func (f *feeder) unread() int64 {
 		n += c
 	}
 	return n
+}
+
+// compressedRatio is the guess of depth at how much a compressed backlog's lines take
+// once decompressed: token lines compress well.
+const compressedRatio = 4
+
+// depth estimates the lines still to offer, for the decision to add a connection: the
+// retries, and the backlog bytes not read yet over the mean length of the lines read
+// so far. It is an estimate (compressed sizes are guessed), cheap enough to ask often.
+func (f *feeder) depth() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fatal != nil || f.halted != nil {
+		return 0
+	}
+	size := func(file batch.File) int64 {
+		if file.Compressed {
+			return compressedRatio * file.Size
+		}
+		return file.Size
+	}
+	var rest int64
+	if f.cur != nil {
+		rest = max(0, size(f.cur.file)-f.curEnd)
+	}
+	for _, file := range f.files {
+		rest += size(file)
+	}
+	mean := int64(64) // a token line, until lines are read
+	if f.readLines > 0 {
+		mean = max(1, f.readBytes/f.readLines)
+	}
+	n := int64(len(f.retry)) + rest/mean
+	if f.opt.MaxArticles > 0 {
+		n = min(n, int64(len(f.retry))+max(0, f.opt.MaxArticles-f.taken))
+	}
+	return n
+}
+
+// answered counts the answers of the peer so far (deferrals included), for the pass's
+// answer rate.
+func (f *feeder) answered() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats.Accepted + f.stats.Refused + f.stats.Rejected + f.stats.Deferred
 }
 
 // workLeft reports whether lines remain that a live connection could still send.

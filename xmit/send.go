@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,6 +35,14 @@ type Options struct {
 	Password string
 
 	Connections int               // parallel connections (default 4)
+	// MaxConnections is the most connections the pass grows to while the backlog is
+	// deep and the peer keeps up (see conns.go); at or below Connections, the default,
+	// the pass keeps Connections throughout.
+	MaxConnections int
+	// Slots, when set, are shared with other sites' passes (nxmit run's
+	// max-connections): a connection beyond Connections needs one, taken without
+	// waiting and given back when it closes. The caller holds Connections already.
+	Slots *ConnSlots
 	Stream      nntp.StreamConfig // window, CHECK mode, grace after a stop
 	NoStream    bool              // never try MODE STREAM: IHAVE only
 
@@ -286,6 +295,7 @@ func Send(ctx context.Context, opt Options) (st Stats, err error) {
 	st.NoCheck = s.nocheck
 	st.Host = s.host
 	st.MaxWindow = s.maxWindow
+	st.PeakConnections = s.peak
 	st.Elapsed = time.Since(start)
 	var ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
@@ -340,6 +350,16 @@ type sender struct {
 	hostIndex   int    // ... its index in opt.addrs()
 	hostWarned  map[string]bool
 	authErr     error // the peer wants other credentials: no reconnecting
+
+	// The connections at work, for the supervisor (conns.go).
+	conns      []*connState
+	nextID     int           // the last connection number given
+	running    int           // connection goroutines not ended
+	started    bool          // running was above 0 once
+	idle       chan struct{} // closed when running drops to 0
+	open, peak int           // connections established now, and the most at once
+	failures   atomic.Int64  // connection failures so far
+	throttled  atomic.Bool   // a 400 came since the supervisor last looked
 }
 
 // authError wraps the peer's reply (not the steps around it) as an *AuthError.
@@ -408,14 +428,26 @@ func (s *sender) run(ctx context.Context) error {
 			s.opt.warnf("%s: connection %d: %v (going on with %d)", s.peer(), i+1, errs[i], up)
 		}
 	}
+	s.idle = make(chan struct{})
+	s.nextID = len(clients)
 	for i, c := range clients {
 		if c == nil {
 			continue // a failed first dial is not retried: the others carry the load
 		}
+		st := &connState{id: i + 1}
+		s.track(st)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.connection(ctx, i+1, c)
+			defer s.untrack(st)
+			s.connection(ctx, st, c, s.opt.Stream.Start)
+		}()
+	}
+	if s.growing() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.supervise(ctx, &wg)
 		}()
 	}
 	wg.Wait()
@@ -448,18 +480,21 @@ func (s *sender) dial(ctx context.Context) (*nntp.Client, error) {
 	}
 	s.mu.Lock()
 	s.connections++
+	s.open++
+	s.peak = max(s.peak, s.open)
 	s.mu.Unlock()
 	return c, nil
 }
 
-// connection feeds on one connection until the work is done, the pass is stopped, or the
-// connection failed more often than Reconnects allows.
-func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
+// connection feeds on one connection, starting from the given window, until the work is
+// done, the pass is stopped, the supervisor retired it, or it failed more often than
+// Reconnects allows. A connection the supervisor added is not reconnected.
+func (s *sender) connection(ctx context.Context, st *connState, c *nntp.Client, start int) {
+	id := st.id
 	failures := 0
 	delay := s.opt.Backoff
-	start := s.opt.Stream.Start
 	for {
-		window, err := s.feed(ctx, id, c, start)
+		window, err := s.feed(ctx, st, c, start)
 		if window > 0 {
 			// After a failure (400, a timeout) the next connection starts from half
 			// the window this one had reached.
@@ -479,7 +514,13 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 		s.mu.Lock()
 		s.lastErr = err
 		s.mu.Unlock()
+		s.troubled(err)
 		s.opt.warnf("%s: connection %d: %v", s.peer(), id, err)
+		if st.extra || st.retire.Load() {
+			st.retire.Store(true) // its offers went back Unsent: the others take them
+			return
+		}
+		st.reset()
 		for c = nil; c == nil; {
 			failures++
 			if failures > s.opt.Reconnects {
@@ -504,10 +545,15 @@ func (s *sender) connection(ctx context.Context, id int, c *nntp.Client) {
 	}
 }
 
-// feed runs the feeding engine on c, connection number id, starting from the given
-// window, and closes it. It returns the window the connection ended with (0 for IHAVE).
-func (s *sender) feed(ctx context.Context, id int, c *nntp.Client, start int) (int, error) {
-	defer c.Close()
+// feed runs the feeding engine on c, connection st, starting from the given window, and
+// closes it. It returns the window the connection ended with (0 for IHAVE).
+func (s *sender) feed(ctx context.Context, st *connState, c *nntp.Client, start int) (int, error) {
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		s.open--
+		s.mu.Unlock()
+	}()
 	streaming := false
 	if !s.opt.NoStream {
 		ok, err := c.ModeStream()
@@ -516,24 +562,27 @@ func (s *sender) feed(ctx context.Context, id int, c *nntp.Client, start int) (i
 		}
 		streaming = ok
 	}
-	var st nntp.FeedStats
+	var fs nntp.FeedStats
 	var err error
 	if streaming {
 		cfg := s.opt.Stream
 		cfg.Start = start
-		st, err = c.Stream(ctx, connFeeder{s.feeder, id}, cfg)
+		if s.growing() {
+			cfg.Sampled = st.sampled
+		}
+		fs, err = c.Stream(ctx, connFeeder{s.feeder, st}, cfg)
 	} else {
-		st, err = c.IHave(ctx, connFeeder{s.feeder, id})
+		fs, err = c.IHave(ctx, connFeeder{s.feeder, st})
 	}
 	s.mu.Lock()
-	s.offered += st.Offered
-	s.nocheck += st.NoCheckEntered
-	s.maxWindow = max(s.maxWindow, st.MaxWindow)
+	s.offered += fs.Offered
+	s.nocheck += fs.NoCheckEntered
+	s.maxWindow = max(s.maxWindow, fs.MaxWindow)
 	s.mu.Unlock()
 	if err == nil {
 		c.Quit()
 	}
-	return st.Window, err
+	return fs.Window, err
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }

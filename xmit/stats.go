@@ -47,6 +47,9 @@ type Stats struct {
 	// MaxWindow is the largest window a streaming connection had: with Connections, it
 	// bounds the offers a crash can leave unanswered (to be offered again).
 	MaxWindow int
+	// PeakConnections is the most connections the pass had at once: it grows above
+	// the configured connections while the peer keeps up (Options.MaxConnections).
+	PeakConnections int
 
 	User, System, Elapsed time.Duration
 }
@@ -81,8 +84,8 @@ func (s Stats) TimesLine(host string) string {
 // later go at its end, so parsers of the older line keep working). Its "queued" is
 // Queued: every line still to send in the backlogs after the pass, read or not.
 func (s Stats) DetailLine(host string) string {
-	line := fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d window %d",
-		host, s.Deferred, s.Requeued, s.Malformed, s.Queued, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held, s.MaxWindow)
+	line := fmt.Sprintf("%s nxmit deferred %d requeued %d malformed %d queued %d connections %d nocheck %d rate %.1f filtered %d held %d window %d peakconnections %d",
+		host, s.Deferred, s.Requeued, s.Malformed, s.Queued, s.Connections, s.NoCheck, s.Rate(), s.Filtered, s.Held, s.MaxWindow, s.PeakConnections)
 	if s.Host != "" {
 		// The lines are labelled by site; a site with several hosts says which one took
 		// the articles.
