@@ -35,13 +35,13 @@ import (
 // never goes below Options.Connections; IHAVE-only peers and fixed windows (no
 // samples) keep Connections throughout.
 const (
-	growDepth   = 2               // round trips of in-flight offers the backlog must exceed
-	quietRounds = 8               // rounds without trouble before growing
-	trialRounds = 3               // rounds a new connection's gain is measured over
-	trialWait   = 16              // rounds a new connection may take to measure a round trip
-	trialSettle = 2               // round trips a new connection takes to reach its pace
-	growEvery   = 3               // least rounds between two decisions
-	maxHold     = 64              // most rounds a failed trial holds growth off
+	growDepth   = 2  // round trips of in-flight offers the backlog must exceed
+	quietRounds = 8  // rounds without trouble before growing
+	trialRounds = 3  // rounds a new connection's gain is measured over
+	trialWait   = 16 // rounds a new connection may take to measure a round trip
+	trialSettle = 2  // round trips a new connection takes to reach its pace
+	growEvery   = 3  // least rounds between two decisions
+	maxHold     = 64 // most rounds a failed trial holds growth off
 	minRound    = 20 * time.Millisecond
 	maxRound    = time.Second
 	firstRound  = 100 * time.Millisecond // before any connection measured its round trip
@@ -164,7 +164,9 @@ func (s *sender) troubled(err error) {
 // testHookRound, in tests, sees the connections taking offers at each round.
 var testHookRound func(active int)
 
-var debugTrial func(round int, base, after float64, n int)
+// testHookTrial, in tests, sees each trial's verdict: the pass's rate with n
+// connections, and after adding one.
+var testHookTrial func(round int, base, after float64, n int)
 
 // supervise adds and closes connections (see the comment above) until every
 // connection has ended or ctx is done.
@@ -268,8 +270,8 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 				continue // past the new one's first round trips, and the others' rates cover it
 			}
 			// Half a connection's share must show in the pass's rate.
-			if debugTrial != nil {
-				debugTrial(round, trialBase, rate, trialN)
+			if testHookTrial != nil {
+				testHookTrial(round, trialBase, rate, trialN)
 			}
 			if rate < trialBase*(1+0.5/float64(trialN)) {
 				trial.retire.Store(true)

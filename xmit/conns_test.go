@@ -80,7 +80,10 @@ type activeLog struct {
 func watchRounds(t *testing.T) *activeLog {
 	l := &activeLog{}
 	testHookRound = func(n int) { l.mu.Lock(); l.rounds = append(l.rounds, n); l.mu.Unlock() }
-	t.Cleanup(func() { testHookRound = nil })
+	testHookTrial = func(round int, base, after float64, n int) {
+		t.Logf("round %d: %d connections %.0f replies/s, one more %.0f/s", round, n, base, after)
+	}
+	t.Cleanup(func() { testHookRound, testHookTrial = nil, nil })
 	return l
 }
 
@@ -121,14 +124,14 @@ func TestSendConnectionsAdapt(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name    string
-		n       int
-		max     int
-		check   nntp.CheckMode
-		decide  func(nntptest.Stage, string) int
-		grows   bool // above start at some point
-		slow    bool // the peer does not keep up: mostly start, never more than one trial
-		drops   bool // back to start after growing
+		name   string
+		n      int
+		max    int
+		check  nntp.CheckMode
+		decide func(nntptest.Stage, string) int
+		grows  bool // above start at some point
+		slow   bool // the peer does not keep up: mostly start, never more than one trial
+		drops  bool // back to start after growing
 	}{
 		{name: "long path grows", n: 4000, max: 6, check: nntp.NeverCheck, grows: true},
 		{name: "cap equal to start keeps it", n: 1500, max: start, check: nntp.NeverCheck},
@@ -148,7 +151,6 @@ func TestSendConnectionsAdapt(t *testing.T) {
 			srv := nntptest.NewServer(t, nntptest.Script{Delay: 200 * time.Millisecond, Decide: ans.decide(decide), CountOnly: true})
 			cc := newConnCounter(t, srv.Addr)
 			rounds := watchRounds(t)
-			debugTrial = func(round int, base, after float64, n int) { t.Logf("round %d: %d conns %.0f/s, then %.0f/s", round, n, base, after) }
 			opt := s.options(cc.Addr)
 			opt.Connections, opt.MaxConnections = start, tt.max
 			opt.Stream = nntp.StreamConfig{Window: 64, Mode: tt.check, Grace: time.Second}

@@ -34,7 +34,7 @@ type Options struct {
 	User     string // AUTHINFO USER; empty: no authentication
 	Password string
 
-	Connections int               // parallel connections (default 4)
+	Connections int // parallel connections (default 4)
 	// MaxConnections is the most connections the pass grows to while the backlog is
 	// deep and the peer keeps up (see conns.go); at or below Connections, the default,
 	// the pass keeps Connections throughout.
@@ -42,9 +42,9 @@ type Options struct {
 	// Slots, when set, are shared with other sites' passes (nxmit run's
 	// max-connections): a connection beyond Connections needs one, taken without
 	// waiting and given back when it closes. The caller holds Connections already.
-	Slots *ConnSlots
-	Stream      nntp.StreamConfig // window, CHECK mode, grace after a stop
-	NoStream    bool              // never try MODE STREAM: IHAVE only
+	Slots    *ConnSlots
+	Stream   nntp.StreamConfig // window, CHECK mode, grace after a stop
+	NoStream bool              // never try MODE STREAM: IHAVE only
 
 	MaxTime     time.Duration // stop offering after this long (0: no limit)
 	MaxArticles int64         // stop after taking this many lines (0: no limit)
