@@ -81,6 +81,7 @@ func defaultVars() kong.Vars {
 		"default_port":            strconv.Itoa(b.Port),
 		"default_tls_port":        strconv.Itoa(config.DefaultTLSPort),
 		"default_connections":     strconv.Itoa(b.Connections),
+		"default_max_site_conns":  strconv.Itoa(b.MaxSiteConnections),
 		"default_window":          strconv.Itoa(b.Window),
 		"default_connect_timeout": shortDuration(b.ConnectTimeout),
 		"default_reply_timeout":   shortDuration(b.ReplyTimeout),

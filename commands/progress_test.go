@@ -22,7 +22,7 @@ func TestProgressBarInTerminal(t *testing.T) {
 	const n = 500
 	sender, bin, peer, port := slowPeerLab(t, n)
 
-	cmd := fmt.Sprintf("INNCONF=%s %s send peer --host 127.0.0.1 --port %s --connections 1 --window 4 --check never; echo EXIT=$?; sleep 60",
+	cmd := fmt.Sprintf("INNCONF=%s %s send peer --host 127.0.0.1 --port %s --connections 1 --max-site-connections 1 --window 4 --check never; echo EXIT=$?; sleep 60",
 		sender.InnConf, bin, port)
 	term := ttytest.Start(t, 100, 10, cmd)
 	screens := term.Watch(100*time.Millisecond, 60*time.Second, func(s string) bool { return strings.Contains(s, "EXIT=") })
@@ -77,7 +77,7 @@ func TestProgressBarCtrlC(t *testing.T) {
 	sender, bin, peer, port := slowPeerLab(t, n)
 	// The shell ignores SIGINT as an interactive shell does while a command runs; nxmit
 	// takes it (signal.Notify undoes the inherited SIG_IGN).
-	cmd := fmt.Sprintf("trap '' INT; INNCONF=%s %s send peer --host 127.0.0.1 --port %s --connections 1 --window 4 --check never; echo EXIT=$?; sleep 60",
+	cmd := fmt.Sprintf("trap '' INT; INNCONF=%s %s send peer --host 127.0.0.1 --port %s --connections 1 --max-site-connections 1 --window 4 --check never; echo EXIT=$?; sleep 60",
 		sender.InnConf, bin, port)
 	term := ttytest.Start(t, 100, 10, cmd)
 	bar := regexp.MustCompile(`send peer\s+(\d+)% \|[^|]*\| \((\d+)/(\d+), \d+ art/s\)`)

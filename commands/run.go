@@ -296,6 +296,7 @@ func (r *runner) site(ctx context.Context, site string) (status int) {
 	defer r.slots.Release(got)
 	opt := p.sendOptions()
 	opt.Connections = got
+	opt.Slots = r.slots // connections added while the peer keeps up take free slots
 	opt.Queue = q
 	opt.Store = r.store
 	if opt.Shape, err = p.shaper(r.store); err != nil {

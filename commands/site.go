@@ -23,7 +23,7 @@ import (
 type PeerFlags struct {
 	Host           *string        `help:"Peer host name or address (default: the site name)." placeholder:"HOST" setting:"host"`
 	Port           *int           `short:"P" help:"Peer NNTP port (default ${default_port}; ${default_tls_port} with --tls)." placeholder:"PORT" setting:"port"`
-	Connections    *int           `short:"c" help:"Parallel connections (default ${default_connections})." placeholder:"N" setting:"connections"`
+	Connections    *int           `short:"c" help:"Parallel connections to start with (default ${default_connections})." placeholder:"N" setting:"connections"`
 	Window         *int           `short:"w" help:"Most commands in flight per streaming connection; the window adapts below it to the round trip (default ${default_window})." placeholder:"N" setting:"window"`
 	FixedWindow    *bool          `help:"Keep the window at -w throughout instead of adapting it (default: nxmit.conf's fixed-window, else no)." negatable:"" setting:"fixed-window"`
 	Check          *string        `help:"CHECK before TAKETHIS: adaptive (innfeed's no-check hysteresis, the default), always, or never." enum:"adaptive,always,never" placeholder:"MODE" setting:"check"`
@@ -46,6 +46,10 @@ type PeerFlags struct {
 	BindAddress   *string `help:"Source address: an IPv4 address, an IPv6 address, or one of each." placeholder:"ADDR" setting:"bind-address"`
 	Family        *string `help:"Address family of the peer's addresses: any, ipv4 or ipv6." enum:"any,ipv4,ipv6" placeholder:"FAMILY" setting:"family"`
 	MaxRate       *string `help:"Cap on the bytes per second of all the site's connections together (k, m suffixes)." placeholder:"RATE" setting:"max-rate"`
+
+	// MaxSiteConnections is the cap of the connections added while the peer keeps up
+	// (xmit's conns.go).
+	MaxSiteConnections *int `help:"Most connections a pass grows to while the backlog is deep and the peer keeps up; equal to -c, the number stays fixed (default ${default_max_site_conns})." placeholder:"N" setting:"max-site-connections"`
 }
 
 // peer is a site's resolved settings (the queue settings, compress, rotation and retry
@@ -161,7 +165,7 @@ func transport(s config.Settings) (nntp.Config, error) {
 func (p peer) sendOptions() xmit.Options {
 	dial := p.Transport
 	dial.DialTimeout, dial.ReplyTimeout = p.ConnectTimeout, p.ReplyTimeout
-	return xmit.Options{
+	opt := xmit.Options{
 		Addr:        p.Addr(),
 		Addrs:       p.Addrs(),
 		Dial:        dial,
@@ -174,6 +178,8 @@ func (p peer) sendOptions() xmit.Options {
 		MaxArticles: p.MaxArticles,
 		Command:     fmt.Sprintf("nxmit send %s", p.Site),
 	}
+	opt.MaxConnections = p.MaxSiteConnections
+	return opt
 }
 
 // shaper returns the site's feed shaping (delay, hashfeed, max-crosspost, max-hops,

@@ -31,6 +31,7 @@ _nxmit_values() {
         --bind-address) COMPREPLY=() ;;
         --family) COMPREPLY=($(compgen -W 'any ipv4 ipv6' -- "$cur")) ;;
         --max-rate) COMPREPLY=() ;;
+        --max-site-connections) COMPREPLY=() ;;
         --min-size) COMPREPLY=() ;;
         --max-age) COMPREPLY=() ;;
         --flush) COMPREPLY=($(compgen -W 'ctlinnd icc' -- "$cur")) ;;
@@ -85,7 +86,7 @@ _nxmit() {
     for ((i++; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         case $cmd:$w in
-            send:--config|send:--innconf|send:--outgoing|send:--log-file|send:--log-ident|send:--syslog-socket|send:--passwd|send:--host|send:--port|send:-P|send:--connections|send:-c|send:--window|send:-w|send:--check|send:--connect-timeout|send:--reply-timeout|send:--user|send:--password|send:--max-time|send:-T|send:--max-articles|send:--article-log|send:--starttls|send:--tls-ca|send:--tls-server-name|send:--tls-cert|send:--tls-key|send:--bind-address|send:--family|send:--max-rate) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            send:--config|send:--innconf|send:--outgoing|send:--log-file|send:--log-ident|send:--syslog-socket|send:--passwd|send:--host|send:--port|send:-P|send:--connections|send:-c|send:--window|send:-w|send:--check|send:--connect-timeout|send:--reply-timeout|send:--user|send:--password|send:--max-time|send:-T|send:--max-articles|send:--article-log|send:--starttls|send:--tls-ca|send:--tls-server-name|send:--tls-cert|send:--tls-key|send:--bind-address|send:--family|send:--max-rate|send:--max-site-connections) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             rotate:--config|rotate:--innconf|rotate:--outgoing|rotate:--log-file|rotate:--log-ident|rotate:--syslog-socket|rotate:--passwd|rotate:--min-size|rotate:--max-age|rotate:--flush|rotate:--ctlinnd|rotate:--flush-timeout) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             requeue:--config|requeue:--innconf|requeue:--outgoing|requeue:--log-file|requeue:--log-ident|requeue:--syslog-socket|requeue:--passwd|requeue:--retry-delay) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             merge:--config|merge:--innconf|merge:--outgoing|merge:--log-file|merge:--log-ident|merge:--syslog-socket|merge:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
@@ -93,7 +94,7 @@ _nxmit() {
             scan:--config|scan:--innconf|scan:--outgoing|scan:--log-file|scan:--log-ident|scan:--syslog-socket|scan:--passwd|scan:--site|scan:--since|scan:--until|scan:--groups|scan:-g|scan:--min-size|scan:--max-size|scan:--history) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             status:--config|status:--innconf|status:--outgoing|status:--log-file|status:--log-ident|status:--syslog-socket|status:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             trace:--config|trace:--innconf|trace:--outgoing|trace:--log-file|trace:--log-ident|trace:--syslog-socket|trace:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
-            run:--config|run:--innconf|run:--outgoing|run:--log-file|run:--log-ident|run:--syslog-socket|run:--passwd|run:--max-connections|run:--run-time|run:--rotate-min-size|run:--rotate-max-age|run:--retry-delay|run:--flush|run:--ctlinnd|run:--flush-timeout|run:--host|run:--port|run:-P|run:--connections|run:-c|run:--window|run:-w|run:--check|run:--connect-timeout|run:--reply-timeout|run:--user|run:--password|run:--max-time|run:-T|run:--max-articles|run:--article-log|run:--starttls|run:--tls-ca|run:--tls-server-name|run:--tls-cert|run:--tls-key|run:--bind-address|run:--family|run:--max-rate) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
+            run:--config|run:--innconf|run:--outgoing|run:--log-file|run:--log-ident|run:--syslog-socket|run:--passwd|run:--max-connections|run:--run-time|run:--rotate-min-size|run:--rotate-max-age|run:--retry-delay|run:--flush|run:--ctlinnd|run:--flush-timeout|run:--host|run:--port|run:-P|run:--connections|run:-c|run:--window|run:-w|run:--check|run:--connect-timeout|run:--reply-timeout|run:--user|run:--password|run:--max-time|run:-T|run:--max-articles|run:--article-log|run:--starttls|run:--tls-ca|run:--tls-server-name|run:--tls-cert|run:--tls-key|run:--bind-address|run:--family|run:--max-rate|run:--max-site-connections) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             hold:--config|hold:--innconf|hold:--outgoing|hold:--log-file|hold:--log-ident|hold:--syslog-socket|hold:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             release:--config|release:--innconf|release:--outgoing|release:--log-file|release:--log-ident|release:--syslog-socket|release:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
             check:--config|check:--innconf|check:--outgoing|check:--log-file|check:--log-ident|check:--syslog-socket|check:--passwd) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); ((i++)) ;;
@@ -107,7 +108,7 @@ _nxmit() {
     if [[ $cur == -* ]]; then
         local flags='--help -h --version --config --innconf --outgoing --verbose -v --log-file --log-ident --syslog-socket --passwd'
         case $cmd in
-            send) flags+=' --host --port -P --connections -c --window -w --fixed-window --no-fixed-window --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
+            send) flags+=' --host --port -P --connections -c --window -w --fixed-window --no-fixed-window --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate --max-site-connections' ;;
             rotate) flags+=' --min-size --max-age --force -f --compress --no-compress --flush --ctlinnd --flush-timeout' ;;
             requeue) flags+=' --retry-delay --compress --no-compress' ;;
             merge) flags+=' --remove --dedupe-queued --compress --no-compress' ;;
@@ -115,7 +116,7 @@ _nxmit() {
             scan) flags+=' --site --since --until --posted --groups -g --min-size --max-size --history --stats' ;;
             status) flags+=' --json --files -l --prometheus' ;;
             trace) flags+=' --json' ;;
-            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --dry-run -n --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --fixed-window --no-fixed-window --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate' ;;
+            run) flags+=' --max-connections --run-time --no-rotate --no-requeue --no-send --dry-run -n --rotate-min-size --rotate-max-age --compress --no-compress --retry-delay --flush --ctlinnd --flush-timeout --host --port -P --connections -c --window -w --fixed-window --no-fixed-window --check --no-stream -s --connect-timeout --reply-timeout --user --password --max-time -T --max-articles --article-log --tls --starttls --tls-ca --tls-server-name --tls-cert --tls-key --no-tls-verify --bind-address --family --max-rate --max-site-connections' ;;
             check) flags+=' --connect' ;;
         esac
         [[ $cmd == innxmit ]] && flags="-a -c -d -l -p -r -s -v -P -T -t"

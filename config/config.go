@@ -77,6 +77,10 @@ type Settings struct {
 	AlertAfter    time.Duration // a failure repeated the same way is quiet on stderr this long
 	Hold          bool          // do not send (rotate and requeue go on)
 
+	// MaxSiteConnections caps the connections a pass grows to while the peer keeps up
+	// (at or below Connections: Connections throughout).
+	MaxSiteConnections int
+
 	set   uint64         // bit i: siteKeys[i] given
 	lines map[string]int // line of each key given in a file
 }
@@ -140,6 +144,7 @@ func Builtin() Settings {
 	for _, kv := range [][2]string{
 		{"port", "119"},
 		{"connections", strconv.Itoa(xmit.DefaultConnections)},
+		{"max-site-connections", strconv.Itoa(xmit.DefaultMaxConnections)},
 		{"window", strconv.Itoa(nntp.DefaultWindow)},
 		{"fixed-window", "no"},
 		{"check", "adaptive"},

@@ -53,7 +53,7 @@ func TestParseSample(t *testing.T) {
 		Streaming: true, ConnectTimeout: 30 * time.Second, ReplyTimeout: 2 * time.Minute,
 		User: "feeder", Password: `s3cret; "really" # not a comment`, MaxTime: 10 * time.Minute,
 		Compress: true, RetryDelay: 10 * time.Minute, AlertAfter: time.Hour, RotateMinSize: 10 << 20, RotateMaxAge: 4 * time.Minute,
-		StartTLS: "no", TLSVerify: true, Family: "any",
+		StartTLS: "no", TLSVerify: true, Family: "any", MaxSiteConnections: 8,
 	}
 	if !sameValues(hub, want) {
 		t.Errorf("hub:\n got %+v\nwant %+v", hub, want)

@@ -66,7 +66,8 @@
 //	host             peer host name or address, or several separated by spaces or commas,
 //	                 tried in order (default: the site name)
 //	port             NNTP port (default 119; 563 with tls)
-//	connections      parallel connections (default 4)
+//	connections      parallel connections a pass starts with (default 4)
+//	max-site-connections  most connections a pass grows to while the peer keeps up (default 8)
 //	window           most commands in flight per streaming connection (default 2048); the
 //	                 window adapts below it to the round trip and the peer's rate
 //	fixed-window     keep the window at "window" throughout, as before (default no)

@@ -26,6 +26,7 @@ var siteKeys = []siteKey{
 	strKey("host", func(s *Settings) *string { return &s.Host }, checkHosts),
 	intKey("port", func(s *Settings) *int { return &s.Port }, 1, 65535),
 	intKey("connections", func(s *Settings) *int { return &s.Connections }, 1, 64),
+	intKey("max-site-connections", func(s *Settings) *int { return &s.MaxSiteConnections }, 1, 64),
 	intKey("window", func(s *Settings) *int { return &s.Window }, 1, 10000),
 	boolKey("fixed-window", func(s *Settings) *bool { return &s.FixedWindow }),
 	strKey("check", func(s *Settings) *string { return &s.Check }, checkCheck),

@@ -27,6 +27,8 @@ var keyCases = []keyCase{
 	{"connections", "64", true, func(_ *Config, s Settings) bool { return s.Connections == 64 }, ""},
 	{"connections", "65", true, nil, "65 is out of range (1 to 64)"},
 	{"connections", "-1", true, nil, `"-1" is not a number`},
+	{"max-site-connections", "16", true, func(_ *Config, s Settings) bool { return s.MaxSiteConnections == 16 }, ""},
+	{"max-site-connections", "0", true, nil, "0 is out of range (1 to 64)"},
 	{"window", "1", true, func(_ *Config, s Settings) bool { return s.Window == 1 }, ""},
 	{"window", "10001", true, nil, "10001 is out of range (1 to 10000)"},
 	{"check", "adaptive", true, func(_ *Config, s Settings) bool { return s.Check == "adaptive" }, ""},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nxmit/internal/innlab"
 	"nxmit/nntp"
 	"nxmit/nntp/nntptest"
 )
@@ -247,5 +248,48 @@ func TestSendConnectionsWithinGlobalCap(t *testing.T) {
 	}
 	if slots.used != 0 {
 		t.Errorf("%d slots still taken after the pass", slots.used)
+	}
+}
+
+// Against a real innd nearby the windows rarely stay at their cap: the adaptive pass
+// stays correct (every article accepted once, the counts balance, never above its cap);
+// its rate is logged beside passes with the number fixed.
+func TestSendConnectionsToRealINN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real INN: not in -short mode")
+	}
+	sender, receiver := innlab.SenderReceiver(t, innlab.Options{Method: innlab.TimeHash}, innlab.Options{})
+	store := openStore(t, sender)
+	const n = 20000
+	for i, max := range []int{8, 4, 8} {
+		arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: int64(700 + i)})
+		if err := sender.Inject(arts); err != nil {
+			t.Fatal(err)
+		}
+		q, lines := takeFeed(t, sender, "peer")
+		if lines != n {
+			t.Fatalf("feed file has %d lines, want %d", lines, n)
+		}
+		warns := &warnings{}
+		st, err := Send(context.Background(), Options{
+			Queue: q, Store: store, Addr: receiver.Addr,
+			Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+			Connections: 4, MaxConnections: max, Warn: warns.add,
+		})
+		if err != nil {
+			t.Fatalf("Send: %v (warnings %q)", err, warns.all())
+		}
+		t.Logf("max %d: %.0f art/s, most connections at once %d, window %d", max, st.Rate(), st.PeakConnections, st.MaxWindow)
+		(&site{t: t, q: q}).checkBalance(st, n)
+		if st.Accepted != n || st.PeakConnections > max {
+			t.Errorf("max %d: accepted %d of %d, %d connections at once", max, st.Accepted, n, st.PeakConnections)
+		}
+		mids := make([]string, n)
+		for i, a := range arts {
+			mids[i] = a.MessageID
+		}
+		if missing, err := receiver.Missing(mids); err != nil || len(missing) > 0 {
+			t.Errorf("max %d: %d articles not in the receiver's history (%v)", max, len(missing), err)
+		}
 	}
 }
