@@ -161,7 +161,8 @@ func (s *sender) troubled(err error) {
 	}
 }
 
-// testHookRound, in tests, sees the connections taking offers at each round.
+// testHookRound, in tests, sees the connections taking offers at each round while
+// lines are left to read (at the end they finish one by one).
 var testHookRound func(active int)
 
 // testHookTrial, in tests, sees each trial's verdict: the pass's rate with n
@@ -218,7 +219,7 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 			rtt = max(rtt, sn.last.RTT)
 			rate += sn.rate
 		}
-		if testHookRound != nil {
+		if testHookRound != nil && s.feeder.workLeft() {
 			testHookRound(len(active))
 		}
 		wait = firstRound

@@ -217,7 +217,7 @@ func TestSendConnectionsAdapt(t *testing.T) {
 // never waited for: the pass stays within it, and gives every slot back.
 func TestSendConnectionsWithinGlobalCap(t *testing.T) {
 	const start, global = 2, 3
-	s := newSite(t, 3000)
+	s := newSite(t, 4000)
 	ans := newAnswers()
 	srv := nntptest.NewServer(t, nntptest.Script{Delay: 200 * time.Millisecond, CountOnly: true,
 		Decide: ans.decide(func(nntptest.Stage, string) int { return 0 })})
@@ -238,7 +238,7 @@ func TestSendConnectionsWithinGlobalCap(t *testing.T) {
 	}
 	slots.Release(start)
 	t.Logf("most connections at once %d (relay saw %d), %d dialed, %.0f art/s", st.PeakConnections, cc.most(), st.Connections, st.Rate())
-	s.checkBalance(st, 3000)
+	s.checkBalance(st, 4000)
 	ans.noneTwice(t)
 	if cc.most() > global {
 		t.Errorf("the peer saw %d connections at once, above max-connections %d", cc.most(), global)
