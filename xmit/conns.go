@@ -25,9 +25,10 @@ import (
 //   - no deferral storm, 400 or connection failure came in the last quietRounds;
 //   - under nxmit run, a slot of the global max-connections is free (never waited for).
 //
-// The new connection starts with the window the others reached. Once it has measured a
-// round trip, the pass's answer rate over trialRounds must have risen by at least half a
-// connection's share; otherwise the peer, not the path, is the limit: the newest
+// The new connection starts with the window the others reached. Once it has run
+// trialSettle+trialRounds round trips, the pass's answer rate over the last trialRounds
+// (each connection's replies over whole round trips, summed) must have risen by at least
+// half a connection's share; otherwise the peer, not the path, is the limit: the newest
 // connection is closed and the next try waits twice as long (up to maxHold rounds). A
 // deferral storm or a 400 on any connection closes every added one. A closed
 // connection takes no new offers, lets the answers due come in and QUITs: every offer

@@ -130,6 +130,7 @@ func TestSendConnectionsAdapt(t *testing.T) {
 		max    int
 		check  nntp.CheckMode
 		decide func(nntptest.Stage, string) int
+		failAt int  // each connection's command answered 400
 		grows  bool // above start at some point
 		slow   bool // the peer does not keep up: mostly start, never more than one trial
 		drops  bool // back to start after growing
@@ -140,6 +141,7 @@ func TestSendConnectionsAdapt(t *testing.T) {
 			decide: serial(4 * time.Millisecond), slow: true},
 		{name: "deferral storm drops back", n: 4000, max: 6, check: nntp.NeverCheck,
 			decide: defersBand(2000, 2400), grows: true, drops: true},
+		{name: "400 drops back", n: 4000, max: 6, check: nntp.NeverCheck, failAt: 1200, grows: true, drops: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +151,7 @@ func TestSendConnectionsAdapt(t *testing.T) {
 			if decide == nil {
 				decide = func(nntptest.Stage, string) int { return 0 }
 			}
-			srv := nntptest.NewServer(t, nntptest.Script{Delay: 200 * time.Millisecond, Decide: ans.decide(decide), CountOnly: true})
+			srv := nntptest.NewServer(t, nntptest.Script{Delay: 200 * time.Millisecond, Decide: ans.decide(decide), CountOnly: true, FailAt: tt.failAt})
 			cc := newConnCounter(t, srv.Addr)
 			rounds := watchRounds(t)
 			opt := s.options(cc.Addr)
@@ -167,7 +169,13 @@ func TestSendConnectionsAdapt(t *testing.T) {
 			t.Logf("%d articles in %v, %.0f/s; most connections at once %d (relay saw %d), %d dialed; active by round %v",
 				tt.n, time.Since(t0).Round(time.Millisecond), st.Rate(), st.PeakConnections, cc.most(), st.Connections, all)
 			s.checkBalance(st, tt.n)
-			ans.noneTwice(t)
+			if tt.failAt == 0 {
+				// (ans counts the decision for the command answered 400 instead.)
+				ans.noneTwice(t)
+			}
+			if got := srv.Stats().Accepted; int64(got) != st.Accepted {
+				t.Errorf("the peer accepted %d, the pass counts %d: an article sent twice", got, st.Accepted)
+			}
 			if st.Queued != 0 || st.Unsent != 0 {
 				t.Errorf("queued %d, unsent %d after a complete pass", st.Queued, st.Unsent)
 			}
@@ -203,7 +211,7 @@ func TestSendConnectionsAdapt(t *testing.T) {
 					back = back || grown && n == start
 				}
 				if !back {
-					t.Errorf("never back to %d connections after growing, through a deferral storm", start)
+					t.Errorf("never back to %d connections after growing, through a deferral storm or a 400", start)
 				}
 			}
 			if tt.max == start && st.Connections != start {

@@ -918,14 +918,6 @@ func (f *feeder) depth() int64 {
 	return n
 }
 
-// answered counts the answers of the peer so far (deferrals included), for the pass's
-// answer rate.
-func (f *feeder) answered() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.stats.Accepted + f.stats.Refused + f.stats.Rejected + f.stats.Deferred
-}
-
 // workLeft reports whether lines remain that a live connection could still send.
 func (f *feeder) workLeft() bool {
 	f.mu.Lock()
