@@ -177,7 +177,9 @@ func crashSoak(t *testing.T, compressed bool) {
 	if snap.Lines != n {
 		t.Fatalf("queued %d lines after rotate, want %d (%v)", snap.Lines, n, snap.Files)
 	}
-	args := l.sendArgs("-c", fmt.Sprint(connections), "-w", fmt.Sprint(window), "--check", "always")
+	// The bound counts connections: the number stays fixed (no connection added).
+	args := l.sendArgs("-c", fmt.Sprint(connections), "--max-site-connections", fmt.Sprint(connections),
+		"-w", fmt.Sprint(window), "--check", "always")
 
 	type killRecord struct {
 		pass     int
