@@ -268,6 +268,10 @@ func TestSendConnectionsToRealINN(t *testing.T) {
 	}
 	sender, receiver := innlab.SenderReceiver(t, innlab.Options{Method: innlab.TimeHash}, innlab.Options{})
 	store := openStore(t, sender)
+	testHookTrial = func(round int, base, after float64, n int) {
+		t.Logf("round %d: %d connections %.0f replies/s, one more %.0f/s", round, n, base, after)
+	}
+	defer func() { testHookTrial = nil }()
 	const n = 20000
 	for i, max := range []int{8, 4, 8} {
 		arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: int64(700 + i)})
