@@ -41,8 +41,8 @@ const (
 	trialRounds = 3  // rounds a new connection's gain is measured over
 	trialWait   = 16 // rounds a new connection may take to measure a round trip
 	trialSettle = 2  // round trips a new connection takes to reach its pace
-	growEvery   = 3  // least rounds between two decisions
-	maxHold     = 64 // most rounds a failed trial holds growth off
+	firstHold   = 8  // rounds a first failed trial holds growth off; it doubles
+	maxHold     = 64 // ... up to this
 	minRound    = 20 * time.Millisecond
 	maxRound    = time.Second
 	firstRound  = 100 * time.Millisecond // before any connection measured its round trip
@@ -175,7 +175,8 @@ var testHookTrial func(round int, base, after float64, n int)
 func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 	var (
 		round, lastChange int
-		hold              = growEvery
+		hold              = trialRounds + 1 // rounds from lastChange to the next add
+		backoff           = firstHold / 2   // doubled by each failure: the next hold
 		troubleRound      = -quietRounds
 		failures          int64
 		trial             *connState // the connection on trial, nil if none
@@ -242,7 +243,8 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 				}
 			}
 			if trial != nil || extras > 0 {
-				hold, lastChange, trial = min(2*hold, maxHold), round, nil
+				backoff = min(2*backoff, maxHold)
+				hold, lastChange, trial = backoff, round, nil
 			}
 			continue
 		}
@@ -264,7 +266,8 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 				}
 				if trialStart == 0 && round-trialFrom >= trialWait {
 					trial.retire.Store(true) // never got going
-					hold, lastChange, trial = min(2*hold, maxHold), round, nil
+					backoff = min(2*backoff, maxHold)
+				hold, lastChange, trial = backoff, round, nil
 				}
 				continue
 			}
@@ -277,16 +280,18 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 			}
 			if rate < trialBase*(1+0.5/float64(trialN)) {
 				trial.retire.Store(true)
-				hold = min(2*hold, maxHold)
+				backoff = min(2*backoff, maxHold)
+				hold = backoff
 			} else {
-				hold = growEvery
+				// The rates just measured are those of the connections now: the
+				// next may come at once.
+				hold = 1
 			}
 			lastChange, trial = round, nil
 			continue
 		}
 
-		// The rate to beat is measured over rounds in which nothing changed.
-		if round-lastChange < max(hold, trialRounds+1) || round-troubleRound < quietRounds {
+		if round-lastChange < hold || round-troubleRound < quietRounds {
 			continue
 		}
 		if len(conns) >= s.opt.MaxConnections || len(active) == 0 {
