@@ -267,7 +267,7 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 				if trialStart == 0 && round-trialFrom >= trialWait {
 					trial.retire.Store(true) // never got going
 					backoff = min(2*backoff, maxHold)
-				hold, lastChange, trial = backoff, round, nil
+					hold, lastChange, trial = backoff, round, nil
 				}
 				continue
 			}
