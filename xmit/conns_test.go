@@ -273,7 +273,7 @@ func TestSendConnectionsToRealINN(t *testing.T) {
 	}
 	defer func() { testHookTrial = nil }()
 	const n = 20000
-	for i, max := range []int{8, 4, 8} {
+	for i, max := range []int{4, 8, 4, 8} {
 		arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: int64(700 + i)})
 		if err := sender.Inject(arts); err != nil {
 			t.Fatal(err)
