@@ -147,17 +147,12 @@ func (s *Store) WireFile(o *Opened, least int64, head, buf []byte) (w WireFile, 
 		if o.size > 0 && o.size-1 < least {
 			return WireFile{}, nil, false
 		}
-		if probe := min(int64(cap(buf)), least, s.maxSize); o.tok.Method() == TimeHash && probe >= probeMin {
-			p := buf[:probe]
-			n, err := syscall.Pread(fd, p, 0)
-			if err == nil && int64(n) < probe {
-				if !validWire(p[:n]) {
-					// Not an article to send (or a file still growing): ReadOpened
-					// reads it again and says what is wrong.
-					return WireFile{}, nil, false
-				}
+		if o.tok.Method() == TimeHash {
+			// Whatever readWhole leaves is read again by the stat's path below, or
+			// by ReadOpened, which says what is wrong with it.
+			if art, ok := readWhole(fd, buf, min(least, s.maxSize)); ok {
 				s.CloseOpened(o)
-				return WireFile{}, p[:n], false
+				return WireFile{}, art, false
 			}
 		}
 		var st syscall.Stat_t

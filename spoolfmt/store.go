@@ -328,9 +328,26 @@ func (src source) filePath() string {
 	return p
 }
 
-// probeMin is the least buffer readFD reads a wire-format file of unknown size into
-// at once: a read that does not fill it read the whole file, so no stat is needed.
+// probeMin is the least buffer a wire-format file of unknown size is read into at
+// once: a read that does not fill it read the whole file, so no stat is needed.
 const probeMin = 4 << 10
+
+// readWhole reads a wire-format file of unknown size with one read of up to limit
+// bytes into buf, when buf holds at least probeMin of them: ok when the read came
+// back short (a regular file's read does only at its end) with a whole article.
+// Anything else (a larger file, a device, a file still growing, not an article) is
+// not ok, and the caller reads it again with a stat's checks.
+func readWhole(fd int, buf []byte, limit int64) (art []byte, ok bool) {
+	p := buf[:min(int64(cap(buf)), limit)]
+	if len(p) < probeMin {
+		return nil, false
+	}
+	n, err := syscall.Pread(fd, p, 0)
+	if err != nil || n == len(p) || !validWire(p[:n]) {
+		return nil, false
+	}
+	return p[:n], true
+}
 
 // readFD reads a whole-file article from fd, which it leaves open. With
 // native allowed, a native-format file is converted while read. known is the
@@ -339,14 +356,10 @@ func (s *Store) readFD(fd int, src source, buf []byte, native bool, known int64)
 	fail := func(op string, err error) error {
 		return &ReadError{Article: src.article(), Path: src.filePath(), Op: op, Err: err}
 	}
-	if known < 0 && !native && cap(buf) >= probeMin && int64(cap(buf)) <= s.maxSize {
-		// One read instead of a stat and a read. A regular file's read comes back short
-		// only at its end; anything else (a device, a file still growing) fails the
-		// end check and is read again below, with the stat's checks.
-		probe := buf[:cap(buf)]
-		n, err := syscall.Pread(fd, probe, 0)
-		if err == nil && n < len(probe) && validWire(probe[:n]) {
-			return probe[:n], nil
+	if known < 0 && !native {
+		// One read instead of a stat and a read.
+		if art, ok := readWhole(fd, buf, s.maxSize); ok {
+			return art, nil
 		}
 	}
 	var st syscall.Stat_t
