@@ -35,19 +35,7 @@ const benchArticleSize = 2048
 
 func benchStream(b *testing.B, script nntptest.Script, cfg StreamConfig) {
 	script.CountOnly = true
-	srv, err := nntptest.Start("127.0.0.1:0", script)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Dial(context.Background(), srv.Addr, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	if ok, err := c.ModeStream(); !ok || err != nil {
-		b.Fatalf("ModeStream = %v, %v", ok, err)
-	}
+	c := streamClient(b, nntptest.NewServer(b, script), Config{})
 	f := &benchFeeder{n: b.N, art: wireArticle("<bench@nntp.example>", 0, benchArticleSize-5)}
 	b.SetBytes(int64(len(f.art)))
 	b.ReportAllocs()

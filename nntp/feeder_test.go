@@ -173,7 +173,7 @@ func countOutcomes(out map[string]Outcome) map[Outcome]int {
 }
 
 // dial connects to a test server with short timeouts.
-func dial(t *testing.T, srv *nntptest.Server, cfg Config) *Client {
+func dial(t testing.TB, srv *nntptest.Server, cfg Config) *Client {
 	t.Helper()
 	if cfg.ReplyTimeout == 0 {
 		cfg.ReplyTimeout = 10 * time.Second
@@ -190,7 +190,7 @@ func dial(t *testing.T, srv *nntptest.Server, cfg Config) *Client {
 }
 
 // streamClient dials and enters streaming mode.
-func streamClient(t *testing.T, srv *nntptest.Server, cfg Config) *Client {
+func streamClient(t testing.TB, srv *nntptest.Server, cfg Config) *Client {
 	t.Helper()
 	c := dial(t, srv, cfg)
 	ok, err := c.ModeStream()

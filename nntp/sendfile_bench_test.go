@@ -69,19 +69,7 @@ func cpuTime() float64 {
 }
 
 func benchFiles(b *testing.B, f *fileBenchFeeder) {
-	srv, err := nntptest.Start("127.0.0.1:0", nntptest.Script{CountOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Dial(context.Background(), srv.Addr, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	if ok, err := c.ModeStream(); !ok || err != nil {
-		b.Fatalf("ModeStream = %v, %v", ok, err)
-	}
+	c := streamClient(b, nntptest.NewServer(b, nntptest.Script{CountOnly: true}), Config{})
 	total := 0
 	for _, a := range f.arts {
 		total += len(a)

@@ -24,19 +24,7 @@ func BenchmarkStreamTLS(b *testing.B) {
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			tt.script.CountOnly = true
-			srv, err := nntptest.Start("127.0.0.1:0", tt.script)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Close()
-			c, err := Dial(context.Background(), srv.Addr, tt.cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			if ok, err := c.ModeStream(); !ok || err != nil {
-				b.Fatalf("ModeStream = %v, %v", ok, err)
-			}
+			c := streamClient(b, nntptest.NewServer(b, tt.script), tt.cfg)
 			f := &benchFeeder{n: b.N, art: wireArticle("<bench@nntp.example>", 0, benchArticleSize-5)}
 			b.SetBytes(int64(len(f.art)))
 			b.ReportAllocs()
