@@ -1,7 +1,6 @@
 package xmit
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -12,31 +11,12 @@ import (
 	"time"
 
 	"nxmit/audit"
+	"nxmit/audit/audittest"
 	"nxmit/batch"
 	"nxmit/nntp"
 	"nxmit/nntp/nntptest"
 	"nxmit/spoolfmt"
 )
-
-// readLog parses every entry of an article log file.
-func readLog(t testing.TB, path string) []audit.Entry {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var es []audit.Entry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		e, err := audit.ParseEntry(sc.Text())
-		if err != nil {
-			t.Fatalf("%s: %v: %q", path, err, sc.Text())
-		}
-		es = append(es, e)
-	}
-	return es
-}
 
 // checkLog asserts the article log's promise: one entry per line that reached an
 // answer, whose counts per outcome equal the statistics, and no message-id with two
@@ -111,7 +91,7 @@ func TestArticleLog(t *testing.T) {
 		t.Fatalf("Send: %v (%q)", err, s.warns.all())
 	}
 	s.checkBalance(st, 302)
-	es := readLog(t, logPath)
+	es := audittest.ReadLog(t, logPath)
 	checkLog(t, es, st, "peer", "127.0.0.1")
 	if int64(len(es)) != st.Done()+st.Malformed {
 		t.Errorf("%d entries for %d answered and %d malformed lines", len(es), st.Done(), st.Malformed)

@@ -275,17 +275,11 @@ func TestSendConnectionsToRealINN(t *testing.T) {
 	const n = 20000
 	for i, max := range []int{4, 8, 4, 8} {
 		arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: int64(700 + i)})
-		if err := sender.Inject(arts); err != nil {
-			t.Fatal(err)
-		}
-		q, lines := takeFeed(t, sender, "peer")
-		if lines != n {
-			t.Fatalf("feed file has %d lines, want %d", lines, n)
-		}
+		q := injectBacklog(t, sender, arts)
 		warns := &warnings{}
 		st, err := Send(context.Background(), Options{
 			Queue: q, Store: store, Addr: receiver.Addr,
-			Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+			Dial:        realDial,
 			Connections: 4, MaxConnections: max, Warn: warns.add,
 		})
 		if err != nil {

@@ -29,6 +29,23 @@ func takeFeed(t testing.TB, sender *innlab.Instance, site string) (batch.Queue, 
 	return q, countValid(t, backlog)
 }
 
+// injectBacklog stores arts in sender and takes its feed file for site peer as a
+// backlog, once every article has its line.
+func injectBacklog(t testing.TB, sender *innlab.Instance, arts []innlab.Article) batch.Queue {
+	t.Helper()
+	if err := sender.Inject(arts); err != nil {
+		t.Fatal(err)
+	}
+	q, lines := takeFeed(t, sender, "peer")
+	if lines != len(arts) {
+		t.Fatalf("feed file has %d lines, want %d", lines, len(arts))
+	}
+	return q
+}
+
+// realDial gives a real innd a minute for each reply: a loaded machine makes it slow.
+var realDial = nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute}
+
 func openStore(t testing.TB, inst *innlab.Instance) *spoolfmt.Store {
 	t.Helper()
 	conf, err := spoolfmt.LoadInnConf(inst.InnConf)
@@ -65,19 +82,13 @@ func TestSendToRealINN(t *testing.T) {
 			sender, receiver := innlab.SenderReceiver(t,
 				innlab.Options{Method: tt.method}, innlab.Options{Streaming: tt.streaming})
 			arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: int64(100 + i), Specials: true})
-			if err := sender.Inject(arts); err != nil {
-				t.Fatal(err)
-			}
-			q, lines := takeFeed(t, sender, "peer")
-			if lines != n {
-				t.Fatalf("feed file has %d lines, want %d", lines, n)
-			}
+			q := injectBacklog(t, sender, arts)
 			warns := &warnings{}
 			opt := Options{
 				Queue:       q,
 				Store:       openStore(t, sender),
 				Addr:        receiver.Addr,
-				Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+				Dial:        realDial,
 				Connections: 4,
 				Warn:        warns.add,
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"testing"
-	"time"
 
 	"nxmit/internal/innlab"
 	"nxmit/nntp"
@@ -26,19 +25,13 @@ func TestSendfileToRealINN(t *testing.T) {
 			sender, receiver := innlab.SenderReceiver(t,
 				innlab.Options{Method: method, CNFSSizeKB: 64 * 1024}, innlab.Options{Method: innlab.CNFS, CNFSSizeKB: 64 * 1024})
 			arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: 714, Mixed: true, Specials: true})
-			if err := sender.Inject(arts); err != nil {
-				t.Fatal(err)
-			}
-			q, lines := takeFeed(t, sender, "peer")
-			if lines != n {
-				t.Fatalf("feed file has %d lines, want %d", lines, n)
-			}
+			q := injectBacklog(t, sender, arts)
 			warns := &warnings{}
 			opt := Options{
 				Queue:       q,
 				Store:       openStore(t, sender),
 				Addr:        receiver.Addr,
-				Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+				Dial:        realDial,
 				Connections: 2,
 				Warn:        warns.add,
 			}
@@ -99,20 +92,14 @@ func TestSendfileSharedSpools(t *testing.T) {
 			arts = append(arts, innlab.Generate(innlab.GenOptions{Count: 8, Seed: 1402, Size: nntp.SendfileMin + 8000})...)
 			arts = append(arts, innlab.Generate(innlab.GenOptions{Count: 4, Seed: 1403, Size: nntp.SendfileMin - 8000})...)
 			n := len(arts)
-			if err := sender.Inject(arts); err != nil {
-				t.Fatal(err)
-			}
-			q, lines := takeFeed(t, sender, "peer")
-			if lines != n {
-				t.Fatalf("feed file has %d lines, want %d", lines, n)
-			}
+			q := injectBacklog(t, sender, arts)
 			srv := nntptest.NewServer(t, nntptest.Script{Dedupe: true})
 			warns := &warnings{}
 			opt := Options{
 				Queue:       q,
 				Store:       openStore(t, sender),
 				Addr:        srv.Addr,
-				Dial:        nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute},
+				Dial:        realDial,
 				Connections: 2,
 				Warn:        warns.add,
 			}

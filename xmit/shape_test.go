@@ -8,7 +8,6 @@ import (
 
 	"nxmit/internal/innlab"
 	"nxmit/linefilter"
-	"nxmit/nntp"
 )
 
 // TestSendDelayedFeed sends a backlog of articles that arrived 3 s apart in two groups
@@ -37,7 +36,7 @@ func TestSendDelayedFeed(t *testing.T) {
 	}
 	warns := &warnings{}
 	opt := Options{Queue: q, Store: store, Addr: receiver.Addr, Shape: shape, Warn: warns.add,
-		Dial: nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute}}
+		Dial: realDial}
 	st, err := Send(context.Background(), opt)
 	if err != nil {
 		t.Fatalf("first pass: %v %q", err, warns.all())
@@ -109,7 +108,7 @@ func TestSendShapedFeed(t *testing.T) {
 	}
 	warns := &warnings{}
 	opt := Options{Queue: q, Store: store, Addr: receiver.Addr, Shape: shape, Warn: warns.add,
-		Dial: nntp.Config{DialTimeout: 10 * time.Second, ReplyTimeout: time.Minute}}
+		Dial: realDial}
 	st, err := Send(context.Background(), opt)
 	if err != nil {
 		t.Fatalf("%v %q", err, warns.all())

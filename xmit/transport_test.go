@@ -56,13 +56,7 @@ func TestSendTLSToRealINN(t *testing.T) {
 	expired := innlab.StartStunnel(t, receiver.Addr, expCert, expKey)
 
 	arts := innlab.Generate(innlab.GenOptions{Count: n, Seed: 1500})
-	if err := sender.Inject(arts); err != nil {
-		t.Fatal(err)
-	}
-	q, lines := takeFeed(t, sender, "peer")
-	if lines != n {
-		t.Fatalf("feed file has %d lines, want %d", lines, n)
-	}
+	q := injectBacklog(t, sender, arts)
 	s := &site{t: t, q: q, warns: &warnings{}}
 	store := openStore(t, sender)
 	mids := make([]string, n)
