@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"nxmit/audit"
+	"nxmit/audit/audittest"
 	"nxmit/batch"
 	"nxmit/internal/innlab"
 	"nxmit/internal/promtext"
@@ -103,7 +103,7 @@ site fake {
 	if len(logFiles) != 1 {
 		t.Fatalf("article log files %v", logFiles)
 	}
-	entries := readEntries(t, logFiles[0])
+	entries := audittest.ReadLog(t, logFiles[0])
 	perSite := map[string]map[string]int64{"peer": {}, "fake": {}}
 	seen := map[string]int{}
 	for _, e := range entries {
@@ -363,23 +363,4 @@ site fake {
 		t.Errorf("status -l: %d %s\n%s", status, stderr, table)
 	}
 	t.Logf("status -l:\n%s", table)
-}
-
-func readEntries(t *testing.T, path string) []audit.Entry {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var es []audit.Entry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		e, err := audit.ParseEntry(sc.Text())
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		es = append(es, e)
-	}
-	return es
 }
