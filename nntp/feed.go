@@ -188,6 +188,12 @@ type FeedStats struct {
 	Window, MaxWindow int
 }
 
+// Answered returns the number of articles the peer settled with an answer of its own:
+// accepted, refused, rejected or deferred.
+func (s FeedStats) Answered() int64 {
+	return s.Accepted + s.Refused + s.Rejected + s.Deferred
+}
+
 // Taken returns the number of offers taken from the Feeder: the sum of the outcomes.
 func (s FeedStats) Taken() int64 {
 	return s.Accepted + s.Refused + s.Rejected + s.Deferred + s.Missing + s.Failed + s.Unsent

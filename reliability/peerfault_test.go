@@ -40,17 +40,25 @@ func TestPeerFaults(t *testing.T) {
 		// does, so that each connection gets answers before it is cut.
 		{name: "disconnect mid-TAKETHIS", script: nntptest.Script{CutArticleAt: 100}, n: 500,
 			flags: []string{"-c", "2", "--check", "never", "-w", "32"}, first: 0, msg: "connection"},
-		{name: "400 mid-stream", script: nntptest.Script{FailAt: 200}, n: 500,
-			flags: []string{"-c", "2"}, first: 0, msg: "400"},
+		// More connection lives than the reconnections allowed in a row: each life
+		// settles articles, so the pass goes on.
+		{name: "400 mid-stream", script: nntptest.Script{FailAt: 200}, n: 800,
+			flags: []string{"-c", "1"}, first: 0, msg: "400"},
 		{name: "400 mid-IHAVE", script: nntptest.Script{FailAt: 25, NoStream: true}, n: 200,
 			flags: []string{"--no-stream"}, first: 0, msg: "400"},
 		{name: "reply naming the wrong message-id", script: nntptest.Script{WrongIDAt: 200}, n: 500,
 			flags: []string{"-c", "2"}, first: 0, msg: "wrong-id@nntptest"},
 		{name: "garbage reply", script: nntptest.Script{GarbageAt: 200}, n: 500,
 			flags: []string{"-c", "2"}, first: 0, msg: "this is not NNTP"},
-		// A peer that fails every connection within its first window of CHECKs can
-		// never be fed: each pass ends temporary with everything queued.
+		// A peer that fails every connection within its first window of CHECKs: each
+		// reconnection starts from half the window, until TAKETHIS gets in before the
+		// 40th command; from then on every connection settles articles, so the pass
+		// goes on reconnecting and delivers everything.
 		{name: "400 at every connection's 40th command", script: nntptest.Script{FailAt: 40}, n: 300,
+			first: 0, msg: "400"},
+		// A peer that fails every connection at its first offer can never be fed: each
+		// pass ends temporary, after its reconnections, with everything queued.
+		{name: "400 at every connection's first offer", script: nntptest.Script{FailAt: 1}, n: 300,
 			first: 75, msg: "stays queued", healthy: true},
 		{name: "stall longer than the reply timeout", script: nntptest.Script{StallAt: 50}, n: 300,
 			flags: []string{"--reply-timeout", "1s"}, first: 75, msg: "stays queued", healthy: true},

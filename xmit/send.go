@@ -487,18 +487,26 @@ func (s *sender) dial(ctx context.Context) (*nntp.Client, error) {
 }
 
 // connection feeds on one connection, starting from the given window, until the work is
-// done, the pass is stopped, the supervisor retired it, or it failed more often than
-// Reconnects allows. A connection the supervisor added is not reconnected.
+// done, the pass is stopped, the supervisor retired it, or it failed more often in a row
+// than Reconnects allows. A connection the supervisor added is not reconnected.
 func (s *sender) connection(ctx context.Context, st *connState, c *nntp.Client, start int) {
 	id := st.id
 	failures := 0
 	delay := s.opt.Backoff
 	for {
-		window, err := s.feed(ctx, st, c, start)
-		if window > 0 {
+		fs, err := s.feed(ctx, st, c, start)
+		if fs.Window > 0 {
 			// After a failure (400, a timeout) the next connection starts from half
 			// the window this one had reached.
-			start = max(window/2, 1)
+			start = max(fs.Window/2, 1)
+		}
+		if fs.Answered() > 0 && !isTimeout(err) {
+			// Some peers end every connection after so many articles ("400 too many
+			// articles"). A connection that settled articles before it failed is
+			// progress, not a broken peer: the count of failures in a row starts
+			// again, and the pass goes on as long as each connection moves articles.
+			// A stall is not forgiven: each one costs a whole reply timeout.
+			failures, delay = 0, s.opt.Backoff
 		}
 		var refusing *nntp.RefusingError
 		if s.authFailed(err) {
@@ -546,8 +554,8 @@ func (s *sender) connection(ctx context.Context, st *connState, c *nntp.Client, 
 }
 
 // feed runs the feeding engine on c, connection st, starting from the given window, and
-// closes it. It returns the window the connection ended with (0 for IHAVE).
-func (s *sender) feed(ctx context.Context, st *connState, c *nntp.Client, start int) (int, error) {
+// closes it. It returns the connection's figures; their Window is 0 for IHAVE.
+func (s *sender) feed(ctx context.Context, st *connState, c *nntp.Client, start int) (nntp.FeedStats, error) {
 	defer func() {
 		c.Close()
 		s.mu.Lock()
@@ -558,7 +566,7 @@ func (s *sender) feed(ctx context.Context, st *connState, c *nntp.Client, start 
 	if !s.opt.NoStream {
 		ok, err := c.ModeStream()
 		if err != nil {
-			return 0, err
+			return nntp.FeedStats{}, err
 		}
 		streaming = ok
 	}
@@ -582,7 +590,13 @@ func (s *sender) feed(ctx context.Context, st *connState, c *nntp.Client, start 
 	if err == nil {
 		c.Quit()
 	}
-	return fs.Window, err
+	return fs, err
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+// isTimeout reports whether err is a deadline expiring: a peer that stopped answering.
+func isTimeout(err error) bool {
+	var ce *nntp.ConnError
+	return errors.As(err, &ce) && ce.Timeout()
+}
