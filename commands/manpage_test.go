@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"runtime"
@@ -75,6 +76,12 @@ func TestHelpVersion(t *testing.T) {
 		if strings.Contains(h, `=""`) {
 			t.Errorf("%s --help shows an empty default:\n%s", cmd, h)
 		}
+	}
+	// A mistyped command is a usage slip (2), as without "help", and says what to do.
+	out, err := exec.Command(bin, "help", "sned").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitUsage || !strings.Contains(string(out), "'nxmit help' lists the commands") {
+		t.Errorf("nxmit help sned: %v, %q; want exit %d and a pointer to 'nxmit help'", err, out, ExitUsage)
 	}
 	v := run("version")
 	if !strings.HasPrefix(v, "nxmit ") || !strings.Contains(v, runtime.Version()) {

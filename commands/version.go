@@ -51,9 +51,12 @@ type HelpCmd struct {
 }
 
 // Run prints the help of the command named (kong prints it and exits, as for --help).
+// A command that does not exist is a slip of the command line, as "nxmit badcmd" is.
 func (c *HelpCmd) Run(ctx *kong.Context) error {
-	_, err := ctx.Kong.Parse(append(append([]string{}, c.Command...), "--help"))
-	return err
+	if _, err := ctx.Kong.Parse(append(append([]string{}, c.Command...), "--help")); err != nil {
+		return usagef("help %s: %v; 'nxmit help' lists the commands", strings.Join(c.Command, " "), err)
+	}
+	return nil
 }
 
 // helpPrinter is kong's help, but the global flags are listed once, under nxmit's own
