@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 
 	"nxmit/nntp"
 	"nxmit/xmit"
@@ -25,7 +26,12 @@ func authHint(p peer, err error) error {
 	if !errors.As(err, &ae) {
 		return err
 	}
-	src := p.CredFrom
+	src, host := p.CredFrom, p.Host
+	if hc, ok := p.HostCreds[ae.Addr]; ok {
+		// passwd.nntp has a line per host: name the one of the host that answered.
+		src.Given = hc.Given
+		host, _, _ = net.SplitHostPort(ae.Addr)
+	}
 	reply := ae.Err.Error()
 	var ne *nntp.Error
 	if errors.As(ae.Err, &ne) {
@@ -34,7 +40,7 @@ func authHint(p peer, err error) error {
 	if ae.User == "" || src.Given == "" {
 		where := fmt.Sprintf("add user: and password: to \"site %s\" in %s", src.Site, orWord(src.Config, "nxmit.conf"))
 		if src.Passwd != "" {
-			where += fmt.Sprintf(", or a line %s:USER:PASSWORD to %s", p.Host, src.Passwd)
+			where += fmt.Sprintf(", or a line %s:USER:PASSWORD to %s", host, src.Passwd)
 		}
 		return fmt.Errorf("site %s: peer %s requires authentication (%s) and no credentials are configured: %s", src.Site, ae.Addr, reply, where)
 	}

@@ -211,9 +211,9 @@ func (c *CheckCmd) checkHost(p peer, addr string, k *checker) {
 	if st, ok := cl.TLSConnectionState(); ok {
 		steps = append(steps, "TLS "+tls.VersionName(st.Version))
 	}
-	if p.User != "" {
-		if err := cl.Authenticate(p.User, p.Password); err != nil {
-			k.fail(prefix, fmt.Errorf("AUTHINFO USER %s: %w (credentials: nxmit.conf's user and password, or passwd.nntp)", p.User, err))
+	if cred, from := p.credentialsFor(addr); cred.User != "" {
+		if err := cl.Authenticate(cred.User, cred.Password); err != nil {
+			k.fail(prefix, fmt.Errorf("AUTHINFO USER %s: %w (credentials from %s)", cred.User, err, from))
 			return
 		}
 		steps = append(steps, "AUTHINFO accepted")

@@ -68,6 +68,16 @@ type peer struct {
 	// CredFrom says where User and Password came from ("--user", "FILE:LINE"), or
 	// where they could have been given, for the message when the peer refuses them.
 	CredFrom credSource
+	// HostCreds, when the credentials come from passwd.nntp, are each host's own, by
+	// dial address (an empty user: the host has no line); User and Password are the
+	// first host's.
+	HostCreds map[string]hostCred
+}
+
+// hostCred is one host's AUTHINFO credentials and the passwd.nntp line they came from.
+type hostCred struct {
+	xmit.Credentials
+	Given string // "FILE:LINE"; "" when passwd.nntp has no line for the host
 }
 
 // resolvePeer merges, by precedence, the command line (cmd, from flagSettings), the site's block and the
@@ -105,14 +115,23 @@ func resolvePeer(g *Globals, site string, cmd config.Settings) (peer, error) {
 	case s.IsSet("user") || s.IsSet("password"):
 		p.CredFrom.Given = orWord(conf.Where(site, "user"), conf.Where(site, "password"))
 	default:
-		cred, path, ok, err := g.passwdEntry(conf, p.Host)
+		// Each host has its own line in passwd.nntp, as for innxmit, which is given
+		// one host: a host tried after the first must not be offered the first's.
+		pw, path, err := g.loadPasswd(conf)
 		if err != nil {
 			return p, err
 		}
 		p.CredFrom.Passwd = path
-		if ok {
-			p.User, p.Password = cred.User, cred.Password
-			p.CredFrom.Given = fmt.Sprintf("%s:%d", path, cred.Line)
+		p.HostCreds = make(map[string]hostCred, len(p.Hosts))
+		for i, addr := range p.Addrs() {
+			var hc hostCred
+			if cred, ok := pw.Lookup(p.Hosts[i]); ok {
+				hc = hostCred{xmit.Credentials{User: cred.User, Password: cred.Password}, fmt.Sprintf("%s:%d", path, cred.Line)}
+			}
+			p.HostCreds[addr] = hc
+			if i == 0 {
+				p.User, p.Password, p.CredFrom.Given = hc.User, hc.Password, hc.Given
+			}
 		}
 	}
 	return p, nil
@@ -166,20 +185,43 @@ func (p peer) sendOptions() xmit.Options {
 	dial := p.Transport
 	dial.DialTimeout, dial.ReplyTimeout = p.ConnectTimeout, p.ReplyTimeout
 	opt := xmit.Options{
-		Addr:        p.Addr(),
-		Addrs:       p.Addrs(),
-		Dial:        dial,
-		User:        p.User,
-		Password:    p.Password,
-		Connections: p.Connections,
-		Stream:      nntp.StreamConfig{Window: p.Window, Fixed: p.FixedWindow, Mode: p.Check},
-		NoStream:    p.NoStream,
-		MaxTime:     p.MaxTime,
-		MaxArticles: p.MaxArticles,
-		Command:     fmt.Sprintf("nxmit send %s", p.Site),
+		Addr:            p.Addr(),
+		Addrs:           p.Addrs(),
+		Dial:            dial,
+		User:            p.User,
+		Password:        p.Password,
+		Connections:     p.Connections,
+		HostCredentials: p.hostCredentials(),
+		Stream:          nntp.StreamConfig{Window: p.Window, Fixed: p.FixedWindow, Mode: p.Check},
+		NoStream:        p.NoStream,
+		MaxTime:         p.MaxTime,
+		MaxArticles:     p.MaxArticles,
+		Command:         fmt.Sprintf("nxmit send %s", p.Site),
 	}
 	opt.MaxConnections = p.MaxSiteConnections
 	return opt
+}
+
+// credentialsFor returns the AUTHINFO credentials send offers the host at addr, and
+// where they came from ("" when there are none).
+func (p peer) credentialsFor(addr string) (xmit.Credentials, string) {
+	if hc, ok := p.HostCreds[addr]; ok {
+		return hc.Credentials, hc.Given
+	}
+	return xmit.Credentials{User: p.User, Password: p.Password}, p.CredFrom.Given
+}
+
+// hostCredentials are the credentials of each host, for xmit; nil when they are the
+// site's (nxmit.conf, --user).
+func (p peer) hostCredentials() map[string]xmit.Credentials {
+	if p.HostCreds == nil {
+		return nil
+	}
+	m := make(map[string]xmit.Credentials, len(p.HostCreds))
+	for addr, hc := range p.HostCreds {
+		m[addr] = hc.Credentials
+	}
+	return m
 }
 
 // shaper returns the site's feed shaping (delay, hashfeed, max-crosspost, max-hops,
@@ -279,18 +321,17 @@ func (g *Globals) exposedSecrets(conf *config.Config) []error {
 	return errs
 }
 
-// passwdEntry looks host up in passwd.nntp (--passwd, else the file's "passwd"
-// parameter, else PATHETC/passwd.nntp) and returns the file's path too. Without
-// inn.conf there is no default passwd.nntp to read.
-func (g *Globals) passwdEntry(conf *config.Config, host string) (config.Credential, string, bool, error) {
+// loadPasswd reads passwd.nntp (--passwd, else the file's "passwd" parameter, else
+// PATHETC/passwd.nntp) and returns the file's path too. Without inn.conf there is no
+// default passwd.nntp: it returns an empty one and no path.
+func (g *Globals) loadPasswd(conf *config.Config) (*config.Passwd, string, error) {
 	path := g.passwdPath(conf)
 	if path == "" {
-		return config.Credential{}, "", false, nil
+		return &config.Passwd{}, "", nil
 	}
 	pw, err := config.LoadPasswd(path)
 	if err != nil {
-		return config.Credential{}, path, false, passwdHint(err)
+		return nil, path, passwdHint(err)
 	}
-	c, ok := pw.Lookup(host)
-	return c, path, ok, nil
+	return pw, path, nil
 }

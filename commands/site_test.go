@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"nxmit/config"
 	"nxmit/nntp"
+	"nxmit/xmit"
 )
 
 // siteEnv writes an inn.conf whose pathetc holds nxmit.conf and passwd.nntp.
@@ -156,4 +158,46 @@ func sendFlags(t *testing.T, args ...string) config.Settings {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestPasswdPerHost: a site of several hosts takes each host's own passwd.nntp line
+// (none for a host without one), and a refusal or a demand for credentials names that
+// host's line, or the line to add for it.
+func TestPasswdPerHost(t *testing.T) {
+	g := siteEnv(t, "site hub {\n    host: a.example b.example c.example\n}\n",
+		"a.example:ua:pa\nB.Example:ub:pb\n")
+	p, err := resolvePeer(g, "hub", config.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]xmit.Credentials{
+		"a.example:119": {User: "ua", Password: "pa"},
+		"b.example:119": {User: "ub", Password: "pb"},
+		"c.example:119": {},
+	}
+	if got := p.sendOptions().HostCredentials; !maps.Equal(got, want) {
+		t.Errorf("host credentials %v, want %v", got, want)
+	}
+	if p.User != "ua" {
+		t.Errorf("the first host's user %q, want ua", p.User)
+	}
+	passwd := p.CredFrom.Passwd
+	refused := &nntp.Error{Op: "AUTHINFO PASS", Reply: nntp.Reply{Code: 481, Text: "no"}}
+	required := &nntp.Error{Op: "CHECK", Reply: nntp.Reply{Code: 480, Text: "auth"}}
+	for _, tt := range []struct {
+		ae   *xmit.AuthError
+		want string
+	}{
+		{&xmit.AuthError{Addr: "b.example:119", User: "ub", Err: refused}, "refused user ub (481 no): correct the user and password in " + passwd + ":2"},
+		{&xmit.AuthError{Addr: "c.example:119", Err: required}, "or a line c.example:USER:PASSWORD to " + passwd},
+	} {
+		if err := authHint(p, tt.ae); !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v; want %q", tt.ae.Addr, err, tt.want)
+		}
+	}
+	// Credentials in nxmit.conf are the site's, for every host.
+	g = siteEnv(t, "site hub {\n    host: a.example b.example\n    user: u\n    password: p\n}\n", "b.example:ub:pb\n")
+	if p, err = resolvePeer(g, "hub", config.Settings{}); err != nil || p.sendOptions().HostCredentials != nil || p.User != "u" {
+		t.Errorf("nxmit.conf's credentials: %+v, %v", p, err)
+	}
 }

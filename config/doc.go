@@ -75,7 +75,7 @@
 //	streaming        try MODE STREAM (default yes); "no" feeds with IHAVE
 //	connect-timeout  time to connect and read the greeting (default 30s)
 //	reply-timeout    time to wait for any reply (default 2m)
-//	user, password   AUTHINFO USER/PASS (default: passwd.nntp's entry for host)
+//	user, password   AUTHINFO USER/PASS (default: passwd.nntp's entry for each host)
 //	max-time         a send pass stops offering after this long (default none)
 //	max-articles     a send pass stops after this many articles (default none)
 //	compress         write new backlogs zstd-compressed (default no)

@@ -16,6 +16,20 @@ func (o *Options) addrs() []string {
 	return []string{o.Addr}
 }
 
+// Credentials are the AUTHINFO user and password of one host; an empty User means no
+// authentication.
+type Credentials struct {
+	User, Password string
+}
+
+// credentials returns the AUTHINFO credentials for addr: its own, else User and Password.
+func (o *Options) credentials(addr string) Credentials {
+	if c, ok := o.HostCredentials[addr]; ok {
+		return c
+	}
+	return Credentials{User: o.User, Password: o.Password}
+}
+
 // peer names the peer in messages: the host that was used last, else every host.
 func (s *sender) peer() string {
 	s.mu.Lock()
@@ -30,7 +44,7 @@ func (s *sender) peer() string {
 // this pass (nothing is remembered between passes): a connection failure or a 400
 // greeting (throttled, overloaded) moves on to the next host; any other failure (a
 // certificate that does not verify, 502) is the answer.
-func (s *sender) dialAny(ctx context.Context) (*nntp.Client, error) {
+func (s *sender) dialAny(ctx context.Context) (*nntp.Client, string, error) {
 	addrs := s.opt.addrs()
 	s.mu.Lock()
 	first := s.hostIndex
@@ -46,13 +60,13 @@ func (s *sender) dialAny(ctx context.Context) (*nntp.Client, error) {
 			}
 			s.host, s.hostIndex = addrs[i], i
 			s.mu.Unlock()
-			return c, nil
+			return c, addrs[i], nil
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 		if !failover(err) || ctx.Err() != nil {
-			return nil, err
+			return nil, addrs[i], err
 		}
 		if len(addrs) > 1 {
 			s.mu.Lock()
@@ -67,7 +81,7 @@ func (s *sender) dialAny(ctx context.Context) (*nntp.Client, error) {
 			}
 		}
 	}
-	return nil, firstErr
+	return nil, addrs[first], firstErr
 }
 
 // failover reports whether a failed dial should try the site's next host.

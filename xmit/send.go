@@ -33,6 +33,10 @@ type Options struct {
 	Dial     nntp.Config
 	User     string // AUTHINFO USER; empty: no authentication
 	Password string
+	// HostCredentials, when set, are the AUTHINFO credentials of each address of
+	// Addrs that has its own (passwd.nntp has a line per host); an address not in it
+	// uses User and Password.
+	HostCredentials map[string]Credentials
 
 	Connections int // parallel connections (default 4)
 	// MaxConnections is the most connections the pass grows to while the backlog is
@@ -368,7 +372,8 @@ func (s *sender) authError(err error) *AuthError {
 	if errors.As(err, &ne) {
 		err = ne
 	}
-	return &AuthError{Addr: s.peer(), User: s.opt.User, Err: err}
+	addr := s.peer() // the host that answered: credentials are per host
+	return &AuthError{Addr: addr, User: s.opt.credentials(addr).User, Err: err}
 }
 
 // authFailed records an authentication failure and reports whether err was one.
@@ -468,14 +473,14 @@ func (s *sender) run(ctx context.Context) error {
 }
 
 func (s *sender) dial(ctx context.Context) (*nntp.Client, error) {
-	c, err := s.dialAny(ctx)
+	c, addr, err := s.dialAny(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s.opt.User != "" {
-		if err := c.Authenticate(s.opt.User, s.opt.Password); err != nil {
+	if cred := s.opt.credentials(addr); cred.User != "" {
+		if err := c.Authenticate(cred.User, cred.Password); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("authenticate as %s: %w", s.opt.User, err)
+			return nil, fmt.Errorf("authenticate as %s: %w", cred.User, err)
 		}
 	}
 	s.mu.Lock()

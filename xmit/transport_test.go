@@ -241,3 +241,47 @@ func TestSendNoVerify(t *testing.T) {
 		t.Errorf("accepted %d, %d warnings about tls-verify (want 1): %q", st.Accepted, n, s.warns.all())
 	}
 }
+
+// TestSendHostCredentials: each host of a site authenticates with its own credentials
+// (passwd.nntp has a line per host): when the first host is down, the second gets its
+// own user, not the first's, and a refusal names the user that host was offered.
+func TestSendHostCredentials(t *testing.T) {
+	const n = 30
+	dead := deadAddr(t)
+	tests := []struct {
+		name     string
+		creds    map[string]Credentials // by address; srv stands for the live host's
+		wantUser string                 // the AuthError's user; "" when the pass succeeds
+	}{
+		{"the second host's own credentials", map[string]Credentials{"srv": {"b", "pb"}}, ""},
+		{"a wrong password for the second host", map[string]Credentials{"srv": {"b", "wrong"}}, "b"},
+		{"no credentials of its own: the site's", nil, "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t, n)
+			srv := nntptest.NewServer(t, nntptest.Script{User: "b", Pass: "pb"})
+			opt := s.options("")
+			opt.Addrs = []string{dead, srv.Addr}
+			opt.User, opt.Password = "a", "pa"
+			opt.HostCredentials = map[string]Credentials{dead: {"a", "pa"}}
+			for addr, c := range tt.creds {
+				if addr == "srv" {
+					addr = srv.Addr
+				}
+				opt.HostCredentials[addr] = c
+			}
+			st, err := Send(context.Background(), opt)
+			s.checkBalance(st, n)
+			var ae *AuthError
+			switch {
+			case tt.wantUser == "" && err != nil:
+				t.Fatalf("Send: %v", err)
+			case tt.wantUser == "" && st.Accepted != n:
+				t.Errorf("accepted %d of %d", st.Accepted, n)
+			case tt.wantUser != "" && (!errors.As(err, &ae) || ae.User != tt.wantUser || ae.Addr != srv.Addr):
+				t.Errorf("Send: %v; want an AuthError for user %s at %s", err, tt.wantUser, srv.Addr)
+			}
+		})
+	}
+}
