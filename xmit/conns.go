@@ -167,8 +167,8 @@ func (s *sender) troubled(err error) {
 var testHookRound func(active int)
 
 // testHookTrial, in tests, sees each trial's verdict: the pass's rate with n
-// connections, and after adding one.
-var testHookTrial func(round int, base, after float64, n int)
+// connections, after adding one, and whether the new one is kept.
+var testHookTrial func(round int, base, after float64, n int, kept bool)
 
 // supervise adds and closes connections (see the comment above) until every
 // connection has ended or ctx is done.
@@ -275,10 +275,11 @@ func (s *sender) supervise(ctx context.Context, wg *sync.WaitGroup) {
 				continue // past the new one's first round trips, and the others' rates cover it
 			}
 			// Half a connection's share must show in the pass's rate.
+			kept := rate >= trialBase*(1+0.5/float64(trialN))
 			if testHookTrial != nil {
-				testHookTrial(round, trialBase, rate, trialN)
+				testHookTrial(round, trialBase, rate, trialN, kept)
 			}
-			if rate < trialBase*(1+0.5/float64(trialN)) {
+			if !kept {
 				trial.retire.Store(true)
 				backoff = min(2*backoff, maxHold)
 				hold = backoff
