@@ -44,7 +44,7 @@ type Config struct {
 	Trace io.Writer
 
 	// Network is NetworkAny (the default), NetworkIPv4 or NetworkIPv6: the address
-	// families of the peer's addresses that are dialed, one after the other.
+	// families of the peer's addresses that are dialed (raced as dialAddrs says).
 	Network string
 	// LocalAddrs are source addresses to bind: the first of the family of the address
 	// dialed is used (at most one IPv4 and one IPv6 address make sense).

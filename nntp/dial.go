@@ -18,10 +18,8 @@ const (
 )
 
 // dialTCP connects to addr ("host:port") within cfg.DialTimeout overall: the host's
-// addresses of cfg.Network's family are tried one after the other, each with a fair share
-// of the time left (as net.Dialer does), from the source address of cfg.LocalAddrs that
-// has the address's family. The first connection that succeeds is returned; if none
-// does, the error of the first attempt, which is usually the most telling.
+// addresses of cfg.Network's family are tried as dialAddrs says, each from the source
+// address of cfg.LocalAddrs that has the address's family.
 func dialTCP(ctx context.Context, addr string, cfg *Config) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -37,45 +35,128 @@ func dialTCP(ctx context.Context, addr string, cfg *Config) (net.Conn, error) {
 	return dialAddrs(ctx, addr, ips, time.Until(deadline), cfg.LocalAddrs)
 }
 
-// dialAddrs tries ips in order on addr's port within timeout overall.
+// attemptDelay is how long a connection attempt runs alone before the host's next
+// address is tried beside it (RFC 8305's Connection Attempt Delay): a peer whose IPv6
+// route is a black hole costs each connection a quarter of a second, not the connect
+// timeout.
+const attemptDelay = 250 * time.Millisecond
+
+// dialAddrs connects to one of ips on addr's port within timeout overall, happy-eyeballs
+// style: the families alternate, and each address is tried as soon as the one before
+// failed or has not connected within attemptDelay. If none connects, the error is the
+// first address's, which is usually the most telling.
 func dialAddrs(ctx context.Context, addr string, ips []netip.Addr, timeout time.Duration, locals []netip.Addr) (net.Conn, error) {
 	_, portStr, _ := net.SplitHostPort(addr)
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil {
 		return nil, &ConnError{Op: "connect " + addr, Err: fmt.Errorf("bad port %q", portStr)}
 	}
-	deadline := time.Now().Add(timeout)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	var first error
-	for i, ip := range ips {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		d := net.Dialer{Timeout: left / time.Duration(len(ips)-i)}
+	dial := func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
+		var d net.Dialer
 		if src, ok := localFor(locals, ip); ok {
 			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice(), Zone: src.Zone()}
 		}
-		conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(ip, uint16(port)).String())
-		if err == nil {
-			return conn, nil
+		return d.DialContext(ctx, "tcp", netip.AddrPortFrom(ip, uint16(port)).String())
+	}
+	conn, err := raceAddrs(ctx, interleaveFamilies(ips), timeout, attemptDelay, dial)
+	if err != nil {
+		op := "connect " + addr
+		if len(ips) > 1 {
+			op = fmt.Sprintf("connect %s (%d addresses)", addr, len(ips))
 		}
-		if first == nil {
-			first = err
+		return nil, &ConnError{Op: op, Err: err}
+	}
+	return conn, nil
+}
+
+// raceAddrs dials ips in order, each as soon as the one before failed or has been trying
+// for delay, all within timeout. The first connection made wins; the attempts still
+// running are cancelled, and a connection one of them made meanwhile is closed.
+func raceAddrs(ctx context.Context, ips []netip.Addr, timeout, delay time.Duration,
+	dial func(context.Context, netip.Addr) (net.Conn, error)) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		i    int
+		conn net.Conn
+		err  error
+	}
+	results := make(chan result, len(ips)) // never blocks an attempt
+	errs := make([]error, len(ips))
+	next, running := 0, 0
+	launch := func() {
+		i := next
+		next++
+		running++
+		go func() {
+			c, err := dial(ctx, ips[i])
+			results <- result{i, c, err}
+		}()
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	launch()
+	for running > 0 {
+		var nextTurn <-chan time.Time
+		if next < len(ips) {
+			nextTurn = timer.C
 		}
-		if ctx.Err() != nil {
-			break
+		select {
+		case r := <-results:
+			running--
+			if r.err == nil {
+				cancel()
+				go func(n int) {
+					for ; n > 0; n-- {
+						if late := <-results; late.conn != nil {
+							late.conn.Close()
+						}
+					}
+				}(running)
+				return r.conn, nil
+			}
+			errs[r.i] = r.err
+			if next < len(ips) && ctx.Err() == nil {
+				launch()
+				timer.Reset(delay)
+			}
+		case <-nextTurn:
+			launch()
+			timer.Reset(delay)
 		}
 	}
-	if first == nil {
-		first = context.DeadlineExceeded
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
-	op := "connect " + addr
-	if len(ips) > 1 {
-		op = fmt.Sprintf("connect %s (%d addresses)", addr, len(ips))
+	return nil, context.DeadlineExceeded
+}
+
+// interleaveFamilies orders ips as RFC 8305 says: the resolver's first address, then
+// the families taking turns, each in the resolver's order.
+func interleaveFamilies(ips []netip.Addr) []netip.Addr {
+	if len(ips) < 2 {
+		return ips
 	}
-	return nil, &ConnError{Op: op, Err: first}
+	var same, other []netip.Addr
+	for _, ip := range ips {
+		if ip.Is4() == ips[0].Is4() {
+			same = append(same, ip)
+		} else {
+			other = append(other, ip)
+		}
+	}
+	out := make([]netip.Addr, 0, len(ips))
+	for i := 0; i < len(same) || i < len(other); i++ {
+		if i < len(same) {
+			out = append(out, same[i])
+		}
+		if i < len(other) {
+			out = append(out, other[i])
+		}
+	}
+	return out
 }
 
 // resolve returns host's addresses of network's family: a literal address as it is,

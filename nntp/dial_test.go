@@ -2,9 +2,14 @@ package nntp
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,4 +160,121 @@ func TestRateLimiterReserve(t *testing.T) {
 	if at := l.reserve(1000, t1); !at.Equal(t1.Add(2*time.Second - rateBurst)) {
 		t.Errorf("after a pause: %v", at.Sub(t1))
 	}
+}
+
+func TestInterleaveFamilies(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct{ in, want []netip.Addr }{
+		{nil, nil},
+		{[]netip.Addr{a("192.0.2.1")}, []netip.Addr{a("192.0.2.1")}},
+		{[]netip.Addr{a("2001:db8::1"), a("2001:db8::2"), a("192.0.2.1"), a("192.0.2.2")},
+			[]netip.Addr{a("2001:db8::1"), a("192.0.2.1"), a("2001:db8::2"), a("192.0.2.2")}},
+		{[]netip.Addr{a("192.0.2.1"), a("192.0.2.2"), a("192.0.2.3"), a("2001:db8::1")},
+			[]netip.Addr{a("192.0.2.1"), a("2001:db8::1"), a("192.0.2.2"), a("192.0.2.3")}},
+	}
+	for _, tt := range tests {
+		if got := interleaveFamilies(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("interleaveFamilies(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRaceAddrs: the addresses of a host are raced happy-eyeballs style. An address that
+// never answers (an IPv6 black hole) holds the next back only for the attempt delay, not
+// the connect timeout; failures move on at once, in order, and the first address's error
+// is the one reported; a connection made by a losing attempt is closed.
+func TestRaceAddrs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	live := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", ln.Addr().String())
+	}
+	const delay, timeout = 50 * time.Millisecond, 20 * time.Second
+	v6, v6b, v4, v4b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"),
+		netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+
+	t.Run("black hole", func(t *testing.T) {
+		var cancelled atomic.Bool
+		start := time.Now()
+		conn, err := raceAddrs(context.Background(), []netip.Addr{v6, v4}, timeout, delay,
+			func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
+				if ip == v6 {
+					<-ctx.Done()
+					cancelled.Store(true)
+					return nil, ctx.Err()
+				}
+				return live(ctx)
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		if el := time.Since(start); el >= timeout/4 {
+			t.Errorf("connected after %v: the black-holed address held the next back", el)
+		}
+		for i := 0; i < 100 && !cancelled.Load(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !cancelled.Load() {
+			t.Error("the black-holed attempt was not cancelled")
+		}
+	})
+
+	t.Run("refused in order", func(t *testing.T) {
+		var mu sync.Mutex
+		var order []netip.Addr
+		_, err := raceAddrs(context.Background(), interleaveFamilies([]netip.Addr{v6, v6b, v4, v4b}), timeout, time.Hour,
+			func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
+				mu.Lock()
+				order = append(order, ip)
+				mu.Unlock()
+				return nil, fmt.Errorf("refused by %s", ip)
+			})
+		if want := []netip.Addr{v6, v4, v6b, v4b}; !slices.Equal(order, want) {
+			t.Errorf("tried %v, want %v (failures move on at once, families alternating)", order, want)
+		}
+		if err == nil || err.Error() != "refused by "+v6.String() {
+			t.Errorf("error %v, want the first address's", err)
+		}
+	})
+
+	t.Run("losing connection closed", func(t *testing.T) {
+		slow := make(chan net.Conn, 1)
+		conn, err := raceAddrs(context.Background(), []netip.Addr{v4, v4b}, timeout, delay,
+			func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
+				if ip == v4 {
+					time.Sleep(4 * delay) // connects, but after the second one did
+					c, err := live(context.Background())
+					slow <- c
+					return c, err
+				}
+				return live(ctx)
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		late := <-slow
+		if late == conn {
+			t.Fatal("the slow attempt won")
+		}
+		// Closing a connection ends a read blocked on it; the peer never writes.
+		late.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err2 := late.Read(make([]byte, 1)); !errors.Is(err2, net.ErrClosed) {
+			t.Errorf("the losing connection is still open (read: %v)", err2)
+		}
+	})
 }
