@@ -650,7 +650,7 @@ func (s *streamer) read() {
 			}
 			head++
 			out := set.Outcome
-			s.win.observe(s.clock()-e.at, head-1-e.answered, out)
+			s.win.observe(s.clock()-e.at, head, e.answered, out)
 			answer := Result{Offer: e.offer, Outcome: out, Reply: r, Size: sentSize(out, e), Verb: e.verb(), Unexpected: set.Unexpected}
 			if out != 0 && !proven && isRefusal(r) {
 				// Held until the peer shows it answers something else: a peer that

@@ -104,12 +104,14 @@ func newWindowCtl(cfg *StreamConfig, rtt time.Duration) windowCtl {
 	return w
 }
 
-// observe counts one reply and its round trip.
-func (w *windowCtl) observe(rtt time.Duration, answered uint64, out Outcome) {
+// observe counts one reply and its round trip: head is the count of replies so far,
+// this one included, and sentHead what it was when the command was sent.
+func (w *windowCtl) observe(rtt time.Duration, head, sentHead uint64, out Outcome) {
 	// The delivery rate over this command's round trip (as BBR measures it): the
-	// replies that came while it was out, over the time it was out.
+	// replies that came while it was out, its own included, over the time it was out.
+	// A command alone on the wire delivers one reply per round trip, not none.
 	if rtt > 0 {
-		w.sampleRate = max(w.sampleRate, float64(answered)/rtt.Seconds())
+		w.sampleRate = max(w.sampleRate, float64(head-sentHead)/rtt.Seconds())
 	}
 	w.answered++
 	if out == Deferred {

@@ -3,6 +3,7 @@ package nntp
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"testing"
@@ -283,5 +284,27 @@ func TestWindowStartsWideOnLongPath(t *testing.T) {
 	if f.maxOut < n {
 		t.Errorf("at most %d offers out at once over a 200 ms path, want all %d in the first round trip (window %d, max %d)",
 			f.maxOut, n, st.Window, st.MaxWindow)
+	}
+}
+
+// The delivery rate of a command counts the replies that came while it was out, its own
+// included: a command alone on the wire delivers one reply per round trip. Counting
+// none made a sample of one lone reply a rate of 0, which the controller read as the
+// rate collapsing (seen as TestStreamSampled failing under load).
+func TestWindowRateCountsItsOwnReply(t *testing.T) {
+	tests := []struct {
+		name           string
+		head, sentHead uint64
+		want           float64 // replies per second over 20 ms
+	}{
+		{"alone on the wire", 1, 0, 50},
+		{"nine replies while out, its own included", 10, 1, 450},
+	}
+	for _, tt := range tests {
+		w := newWindowCtl(&StreamConfig{Window: 32, Start: 8}, 0)
+		w.observe(20*time.Millisecond, tt.head, tt.sentHead, Accepted)
+		if math.Abs(w.sampleRate-tt.want) > 1e-6 {
+			t.Errorf("%s: rate %.3f/s, want %.0f/s", tt.name, w.sampleRate, tt.want)
+		}
 	}
 }
