@@ -34,17 +34,11 @@ func TestSendfileToRealINN(t *testing.T) {
 			recv := openStore(t, receiver)
 			large := 0
 			for _, a := range arts {
-				want, err := p.store.Retrieve(mustToken(t, sender, a.MessageID), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				want := storedArticle(t, p.store, sender, a.MessageID)
 				if len(want) >= nntp.SendfileMin {
 					large++
 				}
-				got, err := recv.Retrieve(mustToken(t, receiver, a.MessageID), nil)
-				if err != nil {
-					t.Fatalf("receiver's copy of %s: %v", a.MessageID, err)
-				}
+				got := storedArticle(t, recv, receiver, a.MessageID)
 				// innd prepends to Path and writes its own Xref: compare the bodies.
 				if !bytes.Equal(body(got), body(want)) {
 					t.Fatalf("%s: the receiver's body differs (%d bytes, sent %d)", a.MessageID, len(body(got)), len(body(want)))
@@ -87,10 +81,7 @@ func TestSendfileSharedSpools(t *testing.T) {
 			}
 			large, small := 0, 0
 			for _, a := range arts {
-				want, err := p.store.Retrieve(mustToken(t, sender, a.MessageID), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				want := storedArticle(t, p.store, sender, a.MessageID)
 				if len(want) >= nntp.SendfileMin {
 					large++
 				} else {
@@ -152,11 +143,16 @@ func body(art []byte) []byte {
 	return nil
 }
 
-func mustToken(t *testing.T, inst *innlab.Instance, mid string) spoolfmt.Token {
+// storedArticle returns the article mid as inst's spool stores it, read through store.
+func storedArticle(t *testing.T, store *spoolfmt.Store, inst *innlab.Instance, mid string) []byte {
 	t.Helper()
 	tok, err := spoolfmt.ParseToken(tokenOf(t, inst, mid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	art, err := store.Retrieve(tok, nil)
+	if err != nil {
+		t.Fatalf("%s in %s's spool: %v", mid, inst.Dir, err)
+	}
+	return art
 }
