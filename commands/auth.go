@@ -26,11 +26,12 @@ func authHint(p peer, err error) error {
 	if !errors.As(err, &ae) {
 		return err
 	}
-	src, host := p.CredFrom, p.Host
-	if hc, ok := p.HostCreds[ae.Addr]; ok {
-		// passwd.nntp has a line per host: name the one of the host that answered.
-		src.Given = hc.Given
-		host, _, _ = net.SplitHostPort(ae.Addr)
+	// Credentials may be per host (passwd.nntp): name those of the host that answered.
+	src := p.CredFrom
+	_, src.Given = p.credentialsFor(ae.Addr)
+	host, _, splitErr := net.SplitHostPort(ae.Addr)
+	if splitErr != nil {
+		host = p.Host
 	}
 	reply := ae.Err.Error()
 	var ne *nntp.Error
