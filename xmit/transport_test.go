@@ -260,7 +260,7 @@ func TestSendHostCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSite(t, n)
-			srv := nntptest.NewServer(t, nntptest.Script{User: "b", Pass: "pb"})
+			srv := nntptest.NewServer(t, nntptest.Script{User: "b", Pass: "pb", Dedupe: true})
 			opt := s.options("")
 			opt.Addrs = []string{dead, srv.Addr}
 			opt.User, opt.Password = "a", "pa"
@@ -279,6 +279,9 @@ func TestSendHostCredentials(t *testing.T) {
 				t.Fatalf("Send: %v", err)
 			case tt.wantUser == "" && st.Accepted != n:
 				t.Errorf("accepted %d of %d", st.Accepted, n)
+			case tt.wantUser == "" && (srv.Stats().Articles != n || srv.Stats().Refused+srv.Stats().Rejected != 0):
+				t.Errorf("the peer holds %d articles and refused %d offered again; want each of the %d once",
+					srv.Stats().Articles, srv.Stats().Refused+srv.Stats().Rejected, n)
 			case tt.wantUser != "" && (!errors.As(err, &ae) || ae.User != tt.wantUser || ae.Addr != srv.Addr):
 				t.Errorf("Send: %v; want an AuthError for user %s at %s", err, tt.wantUser, srv.Addr)
 			}
